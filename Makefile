@@ -1,0 +1,40 @@
+# Every target creates .venv on first use and installs what it needs, so the
+# README's commands work on a fresh machine with Python >= 3.11 and no GPU.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+OUT ?= hamax-output
+PYTEST_WORKERS ?= 2
+
+.PHONY: demo test lint pytest bench reproduce clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[ode,implicit,plot,test]"
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/hamax demo --out $(OUT)
+
+lint: $(STAMP)
+	$(BIN)/ruff check hamax tests benchmarks
+	$(BIN)/ruff format --check hamax tests benchmarks
+	$(BIN)/mypy
+
+# pytest exits 5 when it collected no tests: that is a failure here.
+pytest: $(STAMP)
+	@$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+test: lint pytest
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py --out bench-results
+
+reproduce: $(STAMP)
+	$(BIN)/hamax reproduce --out $(OUT)/reproduce $(REPRODUCE_ARGS)
+
+clean:
+	rm -rf $(VENV) $(OUT) bench-results

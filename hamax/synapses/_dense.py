@@ -1,0 +1,61 @@
+import math
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from .._custom_types import Scalar
+from ._base import AbstractSynapse, require_param
+
+
+class DenseSynapse(AbstractSynapse):
+    r"""Pairwise dense synapse $E = -g_1^\top W g_2$ (inputs flattened).
+
+    The classical Hopfield / RBM coupling. $\partial E/\partial g_1 = -W g_2$ and
+    $\partial E/\partial g_2 = -W^\top g_1$. `W` has shape
+    `(g1.size, g2.size)`, inferred from the connected layers.
+
+    **Arguments:**
+
+    - `W`: the weight matrix; leave as None to infer its shape when the HAM is
+      built with a key.
+    - `init_std`: standard deviation of the normal initialisation; default
+      $1/\sqrt{\text{g1.size}}$.
+    """
+
+    arity = 2
+    W: Float[Array, "d1 d2"] | None = None
+    init_std: float | None = None
+
+    @property
+    def is_initialized(self) -> bool:
+        return self.W is not None
+
+    def init(self, shapes, *, dtype=None, key: PRNGKeyArray):
+        d1, d2 = (math.prod(s) for s in shapes)
+        std = self.init_std if self.init_std is not None else 1 / math.sqrt(d1)
+        dtype = jnp.zeros((), dtype).dtype if dtype is None else dtype
+        return DenseSynapse(W=std * jr.normal(key, (d1, d2), dtype), init_std=std)
+
+    @jax.named_scope("hamax.DenseSynapse")
+    def __call__(self, g1: Float[Array, "..."], g2: Float[Array, "..."]) -> Scalar:
+        W = require_param(self.W, "DenseSynapse")
+        if (g1.size, g2.size) != W.shape:
+            raise ValueError(
+                f"DenseSynapse with W.shape={W.shape} expected activations with "
+                f"{W.shape[0]} and {W.shape[1]} elements, got g1.shape={g1.shape} "
+                f"and g2.shape={g2.shape}. hamax functions act on one example; "
+                "batch with jax.vmap, e.g. jax.vmap(ham.energy)(xs)."
+            )
+        return -jnp.dot(g1.reshape(-1), W @ g2.reshape(-1))
+
+    def partial(self, fixed):
+        W = require_param(self.W, "DenseSynapse")
+        if set(fixed) == {0}:
+            h = fixed[0].reshape(-1) @ W  # W^T g1, once per descent
+            return lambda g2: -jnp.dot(h, g2.reshape(-1))
+        if set(fixed) == {1}:
+            h = W @ fixed[1].reshape(-1)
+            return lambda g1: -jnp.dot(g1.reshape(-1), h)
+        return super().partial(fixed)
