@@ -1,10 +1,11 @@
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-from jaxtyping import Array, PRNGKeyArray
+from jaxtyping import PRNGKeyArray
 
 from ._custom_types import Activations, Scalar, States
 from ._misc import suggest, tree_sum
@@ -82,11 +83,13 @@ class HAM(eqx.Module):
     synapses: dict[str, Callable[..., Scalar]]
     connections: tuple[Connection, ...] = eqx.field(static=True)
 
+    # The graph arguments are validated by hand below, with messages that say how
+    # to fix them, so their annotations are deliberately loose (see docstring).
     def __init__(
         self,
-        neurons: Mapping[str, NeuronLayer],
-        synapses: Mapping[str, Callable[..., Scalar]],
-        connections: Iterable[Connection],
+        neurons: Any,
+        synapses: Any,
+        connections: Any,
         *,
         key: PRNGKeyArray | None = None,
         dtype=None,
@@ -182,7 +185,7 @@ class HAM(eqx.Module):
             for (k, v), kk in zip(self.neurons.items(), keys)
         }
 
-    def check_states(self, xs: Mapping[str, Array], where: str = "HAM") -> None:
+    def check_states(self, xs: Any, where: str = "HAM") -> None:
         """Raise a clear ValueError unless `xs` has one state of the right shape per
         layer (trace-time check)."""
         if not isinstance(xs, Mapping):

@@ -2,18 +2,21 @@
 
 import difflib
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 import jax.numpy as jnp
 import jax.tree_util as jtu
 
 
-def as_shape(shape: int | Sequence[int], owner: str, arg: str) -> tuple[int, ...]:
-    """Normalise an int or a sequence of ints to a tuple of non-negative ints."""
+def as_shape(shape: Any, owner: str, arg: str) -> tuple[int, ...]:
+    """Normalise an int or a sequence of ints to a tuple of positive ints."""
     if isinstance(shape, int):
         shape = (shape,)
     try:
+        if isinstance(shape, str):
+            raise TypeError
         out = tuple(int(s) for s in shape)
-    except TypeError:
+    except (TypeError, ValueError):
         raise ValueError(
             f"{owner} expected `{arg}` to be an int or a tuple of ints, got "
             f"{shape!r}. Write for example `{arg}=(28, 28, 1)`."

@@ -1,5 +1,6 @@
 import functools as ft
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from typing import Any
 
 import equinox as eqx
 import jax
@@ -94,10 +95,12 @@ class NeuronLayer(eqx.Module):
     tau: float = eqx.field(static=True)
     bias: Array | None
 
+    # `lagrangian` and `shape` are validated by hand below, with messages that say
+    # how to fix them, so their annotations are deliberately loose.
     def __init__(
         self,
-        lagrangian: Callable[[Array], Scalar],
-        shape: int | Sequence[int],
+        lagrangian: Any,
+        shape: Any,
         tau: float = 1.0,
         bias: Array | float | None = None,
     ):
@@ -111,7 +114,7 @@ class NeuronLayer(eqx.Module):
                 f"NeuronLayer expected a Lagrangian instance, got the class "
                 f"{lagrangian.__name__}. Write `{lagrangian.__name__}()`."
             )
-        self.lagrangian = lagrangian  # type: ignore[assignment]
+        self.lagrangian = lagrangian
         self.shape = as_shape(shape, "NeuronLayer", "shape")
         if not (isinstance(tau, int | float) and tau > 0):
             raise ValueError(

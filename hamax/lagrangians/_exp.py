@@ -1,7 +1,7 @@
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .._custom_types import Scalar
+from .._custom_types import Scalar, ScalarLike
 from ._base import AbstractLagrangian
 
 
@@ -27,7 +27,7 @@ class Exp(AbstractLagrangian):
     activations stay finite in float32 (they are exact below that point).
     """
 
-    beta: float | Float[Array, ""] = 1.0
+    beta: ScalarLike = 1.0
 
     def __call__(self, x: Float[Array, "*shape"]) -> Scalar:
         return jnp.sum(_safe_exp_integral(self.beta * x)) / self.beta
@@ -41,7 +41,7 @@ class RExp(AbstractLagrangian):
     `Exp`).
     """
 
-    beta: float | Float[Array, ""] = 1.0
+    beta: ScalarLike = 1.0
 
     def __call__(self, x: Float[Array, "*shape"]) -> Scalar:
         xp = jnp.maximum(x, 0)

@@ -2,7 +2,7 @@
 
 from jaxtyping import Array, Float
 
-from .._custom_types import Scalar
+from .._custom_types import Scalar, TensorLike
 from ._exp import Exp, RExp
 from ._identity import Identity
 from ._norm import LayerNorm, SphericalNorm
@@ -63,7 +63,7 @@ def lagr_ghostmax(
 def lagr_layernorm(
     x: Float[Array, "*shape"],
     gamma: float = 1.0,
-    delta: float | Float[Array, "..."] = 0.0,
+    delta: TensorLike = 0.0,
     axis: int | None = -1,
     eps: float = 1e-5,
 ) -> Scalar:
@@ -74,7 +74,7 @@ def lagr_layernorm(
 def lagr_spherical_norm(
     x: Float[Array, "*shape"],
     gamma: float = 1.0,
-    delta: float | Float[Array, "..."] = 0.0,
+    delta: TensorLike = 0.0,
     axis: int | None = -1,
     eps: float = 1e-5,
 ) -> Scalar:

@@ -4,7 +4,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .._custom_types import Scalar
+from .._custom_types import Scalar, ScalarLike, TensorLike
 from ._base import AbstractLagrangian
 
 
@@ -31,8 +31,8 @@ class LayerNorm(AbstractLagrangian):
     scalar and `delta` anything broadcastable to the state.
     """
 
-    gamma: float | Float[Array, ""] = 1.0
-    delta: float | Float[Array, "..."] = 0.0
+    gamma: ScalarLike = 1.0
+    delta: TensorLike = 0.0
     axis: int | tuple[int, ...] | None = eqx.field(static=True, default=-1)
     eps: float = eqx.field(static=True, default=1e-5)
 
@@ -58,8 +58,8 @@ class SphericalNorm(AbstractLagrangian):
     $g = \gamma x / \sqrt{\lVert x\rVert^2 + \epsilon} + \delta$.
     """
 
-    gamma: float | Float[Array, ""] = 1.0
-    delta: float | Float[Array, "..."] = 0.0
+    gamma: ScalarLike = 1.0
+    delta: TensorLike = 0.0
     axis: int | tuple[int, ...] | None = eqx.field(static=True, default=-1)
     eps: float = eqx.field(static=True, default=1e-5)
 

@@ -1,7 +1,7 @@
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .._custom_types import Scalar
+from .._custom_types import Scalar, ScalarLike
 from ._base import AbstractLagrangian
 
 
@@ -12,7 +12,7 @@ class RePU(AbstractLagrangian):
     associative memories (Krotov & Hopfield, 2016). Convex for $n \ge 1$.
     """
 
-    n: float | Float[Array, ""] = 3.0
+    n: ScalarLike = 3.0
 
     def __check_init__(self):
         if isinstance(self.n, int | float) and self.n < 1:

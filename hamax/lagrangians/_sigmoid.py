@@ -2,7 +2,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .._custom_types import Scalar
+from .._custom_types import Scalar, ScalarLike
 from ._base import AbstractLagrangian
 
 
@@ -56,7 +56,7 @@ class Tanh(AbstractLagrangian):
     $x = 100$).
     """
 
-    beta: float | Float[Array, ""] = 1.0
+    beta: ScalarLike = 1.0
 
     def __call__(self, x: Float[Array, "*shape"]) -> Scalar:
         return jnp.sum(_tanh_lagrangian(x, _as_param(self.beta, x)))
@@ -69,7 +69,7 @@ class Sigmoid(AbstractLagrangian):
     are finite for every finite input.
     """
 
-    beta: float | Float[Array, ""] = 1.0
+    beta: ScalarLike = 1.0
 
     def __call__(self, x: Float[Array, "*shape"]) -> Scalar:
         return jnp.sum(_sigmoid_lagrangian(x, _as_param(self.beta, x)))

@@ -3,7 +3,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .._custom_types import Scalar
+from .._custom_types import Scalar, ScalarLike
 from ._base import AbstractLagrangian
 
 
@@ -16,7 +16,7 @@ class Softmax(AbstractLagrangian):
     `axis=None` takes one softmax over all elements.
     """
 
-    beta: float | Float[Array, ""] = 1.0
+    beta: ScalarLike = 1.0
     axis: int | tuple[int, ...] | None = eqx.field(static=True, default=-1)
 
     def __call__(self, x: Float[Array, "*shape"]) -> Scalar:
@@ -39,7 +39,7 @@ class Ghostmax(AbstractLagrangian):
     a softmax with an extra zero logit, which lets every unit be off at once.
     """
 
-    beta: float | Float[Array, ""] = 1.0
+    beta: ScalarLike = 1.0
     axis: int | tuple[int, ...] | None = eqx.field(static=True, default=-1)
 
     def __call__(self, x: Float[Array, "*shape"]) -> Scalar:

@@ -1,7 +1,7 @@
 import abc
 import inspect
 from collections.abc import Callable
-from typing import ClassVar, Self
+from typing import ClassVar
 
 import equinox as eqx
 from jaxtyping import Array, Float, PRNGKeyArray
@@ -37,7 +37,7 @@ class AbstractSynapse(eqx.Module):
 
     def init(
         self, shapes: tuple[tuple[int, ...], ...], *, dtype=None, key: PRNGKeyArray
-    ) -> Self:
+    ) -> "AbstractSynapse":
         """Return a copy with parameters created for layers of these `shapes`."""
         del shapes, dtype, key
         return self
