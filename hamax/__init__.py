@@ -1,8 +1,10 @@
 """hamax: Hierarchical Associative Memories in JAX."""
 
 from . import lagrangians as lagrangians, synapses as synapses
+from ._descend import Converged as Converged, descend as descend
 from ._ham import HAM as HAM
 from ._neurons import NeuronLayer as NeuronLayer, legendre_energy as legendre_energy
+from ._solution import RESULTS as RESULTS, Solution as Solution
 
 
 __version__ = "0.1.0"

@@ -55,7 +55,7 @@ def tree_sum(tree) -> jnp.ndarray:
     """Sum of all leaves of a pytree of scalars."""
     leaves = jtu.tree_leaves(tree)
     if not leaves:
-        return jnp.zeros(())
+        return jnp.asarray(0.0)  # weakly typed: adopts the dtype it is added to
     total = leaves[0]
     for leaf in leaves[1:]:
         total = total + leaf

@@ -1,0 +1,73 @@
+import equinox as eqx
+from jaxtyping import Array, Bool, Float, Int
+
+from ._custom_types import States
+
+
+class RESULTS(eqx.Enumeration):
+    """How a descent ended. `RESULTS.successful` is the only success."""
+
+    successful = ""
+    max_steps_reached = (
+        "The maximum number of descent steps was reached before the stopping "
+        "criterion was met. Increase max_steps, or pass throw=False and inspect "
+        "solution.result."
+    )
+    nonfinite = (
+        "The state or energy became non-finite (NaN or inf) during descent; reduce "
+        "dt, check the inputs, or pass throw=False and read solution.failed_step and "
+        "solution.failed_layer."
+    )
+    energy_increased = (
+        "The energy increased during descent, which a HAM with convex Lagrangians "
+        "and a small enough dt never does: reduce dt, or check that custom "
+        "Lagrangians are convex and custom synapses return a scalar energy. Pass "
+        "throw=False and read solution.failed_step and solution.energy_increase."
+    )
+
+
+class Solution(eqx.Module):
+    """The outcome of [`hamax.descend`][].
+
+    **Fields:**
+
+    - `states`: the final states of every layer (clamped layers included).
+    - `num_steps`: the number of update steps taken.
+    - `result`: a [`hamax.RESULTS`][] member; `RESULTS.successful` if all went well.
+    - `energy`: the total energy of the final states (None unless the energy was
+      computed: `save_energy`, `check_monotone` or an energy tolerance).
+    - `energies`: the energy before each step and after the last one, shape
+      `(num_saved + 1,)`; entries after `num_steps` are NaN (None unless saved).
+    - `energy_components`: per-component energies along the trajectory, a tree like
+      `ham.energy_tree` with a leading time axis (None unless saved).
+    - `trajectory`: the states along the trajectory, leading time axis (None unless
+      saved).
+    - `failed_step`: the first step at which the state/energy was non-finite or the
+      energy rose, else -1.
+    - `failed_layer`: index into `failed_layers_order` of the first non-finite
+      layer, else -1. Use `solution.failed_layer_name`.
+    - `energy_increase`: the largest single-step energy increase seen (0 if none).
+    """
+
+    states: States
+    num_steps: Int[Array, ""]
+    result: RESULTS
+    energy: Float[Array, ""] | None
+    energies: Float[Array, " t"] | None
+    energy_components: dict | None
+    trajectory: States | None
+    failed_step: Int[Array, ""]
+    failed_layer: Int[Array, ""]
+    energy_increase: Float[Array, ""]
+    failed_layers_order: tuple[str, ...] = eqx.field(static=True)
+
+    @property
+    def converged(self) -> Bool[Array, ""]:
+        """Whether the descent ended successfully."""
+        return self.result == RESULTS.successful
+
+    @property
+    def failed_layer_name(self) -> str | None:
+        """The name of the first layer that became non-finite (concrete values only)."""
+        i = int(self.failed_layer)
+        return None if i < 0 else self.failed_layers_order[i]

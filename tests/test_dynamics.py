@@ -1,0 +1,271 @@
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+
+import hamax
+import hamax.lagrangians as L
+from hamax.synapses import DenseSynapse
+
+from .helpers import naive_descent, tiny_ham, tree_allclose
+
+
+def bounded_ham(key, dtype=None):
+    """Bounded activations everywhere, so the energy has a minimum."""
+    neurons = {
+        "image": hamax.NeuronLayer(L.Tanh(), (2, 3)),
+        "hidden": hamax.NeuronLayer(L.Sigmoid(), 5),
+        "label": hamax.NeuronLayer(L.Softmax(), 3, tau=0.5),
+    }
+    synapses = {"d1": DenseSynapse(), "d2": DenseSynapse()}
+    conns = [(("image", "hidden"), "d1"), (("hidden", "label"), "d2")]
+    return hamax.HAM(neurons, synapses, conns, key=key, dtype=dtype)
+
+
+@pytest.mark.parametrize("clamp", [(), ("image",), ("image", "label")])
+def test_scan_equals_python_loop(clamp, getkey):
+    ham = tiny_ham(getkey())
+    xs = ham.init_states(scale=1.0, key=getkey())
+    sol = hamax.descend(ham, xs, dt=0.05, steps=12, clamp=clamp, save_energy=True)
+    ref, energies = naive_descent(ham, xs, 0.05, 12, clamped=clamp)
+    assert tree_allclose(sol.states, ref, rtol=1e-11, atol=1e-12)
+    np.testing.assert_allclose(sol.energies, np.asarray(energies), rtol=1e-11)
+    assert int(sol.num_steps) == 12 and sol.result == hamax.RESULTS.successful
+    for k in clamp:  # structural clamping holds the state bit for bit
+        np.testing.assert_array_equal(sol.states[k], xs[k])
+
+
+def test_element_masks_equal_naive_masked_loop(getkey):
+    ham = bounded_ham(getkey())
+    xs = ham.init_states(scale=1.0, key=getkey())
+    mask = jnp.array([[True, False, True], [False, False, True]])
+    sol = hamax.descend(ham, xs, dt=0.1, steps=10, clamp={"image": mask, "label": True})
+    x = dict(xs)
+    for _ in range(10):
+        g = ham.energy_grad(x)
+        x = {
+            "image": jnp.where(mask, x["image"], x["image"] - 0.1 * g["image"]),
+            "hidden": x["hidden"] - 0.1 * g["hidden"],
+            "label": x["label"],
+        }
+    assert tree_allclose(sol.states, x, rtol=1e-12, atol=1e-13)
+    np.testing.assert_array_equal(sol.states["image"][mask], xs["image"][mask])
+    assert not np.allclose(sol.states["image"][~mask], xs["image"][~mask])
+
+
+def test_energy_non_increasing_and_components_sum(getkey):
+    for _ in range(5):
+        ham = bounded_ham(getkey())
+        xs = ham.init_states(scale=2.0, key=getkey())
+        sol = hamax.descend(
+            ham,
+            xs,
+            dt=0.05,
+            steps=60,
+            save_energy=True,
+            save_components=True,
+            save_states=True,
+            check_monotone=True,
+        )
+        E = np.asarray(sol.energies)
+        assert np.all(np.diff(E) <= 1e-12)
+        total = sum(v for v in jax.tree_util.tree_leaves(sol.energy_components))
+        np.testing.assert_allclose(total, E, rtol=1e-10)
+        assert sol.trajectory["image"].shape == (61, 2, 3)
+        np.testing.assert_allclose(
+            ham.energy({k: v[-1] for k, v in sol.trajectory.items()}), E[-1], rtol=1e-12
+        )
+        np.testing.assert_allclose(sol.energy, E[-1], rtol=1e-12)
+
+
+def hopfield(patterns):
+    n = patterns.shape[1]
+    W = 0.5 * (patterns.T @ patterns) / n
+    W = W - jnp.diag(jnp.diag(W))
+    layer = hamax.NeuronLayer(L.Tanh(beta=2.0), n)
+    return hamax.HAM({"x": layer}, {"w": DenseSynapse(W=W)}, [(("x", "x"), "w")])
+
+
+def test_classical_hopfield_retrieves_stored_patterns(getkey):
+    patterns = jnp.sign(jr.normal(getkey(), (3, 100)))
+    ham = hopfield(patterns)
+    for p in patterns:
+        flip = jr.bernoulli(getkey(), 0.2, (100,))
+        cue = jnp.where(flip, -p, p)
+        sol = hamax.descend(
+            ham, {"x": cue}, dt=0.2, stop=hamax.Converged(atol=1e-7, max_steps=2000)
+        )
+        assert sol.result == hamax.RESULTS.successful
+        assert 0 < int(sol.num_steps) < 2000
+        np.testing.assert_array_equal(jnp.sign(sol.states["x"]), p)
+        # a fixed point: one more step moves nothing
+        grad = ham.energy_grad(sol.states)["x"]
+        assert float(jnp.max(jnp.abs(0.2 * grad))) <= 1e-7
+
+
+def test_energy_tolerance_stop(getkey):
+    ham = bounded_ham(getkey())
+    xs = ham.init_states(scale=1.0, key=getkey())
+    stop = hamax.Converged(atol=1e-3, energy_atol=1e-9, max_steps=5000)
+    sol = hamax.descend(ham, xs, dt=0.1, stop=stop, save_energy=True)
+    n = int(sol.num_steps)
+    assert abs(float(sol.energies[n - 1] - sol.energies[n - 2])) <= 1e-9
+    assert np.all(np.isnan(np.asarray(sol.energies[n + 1 :])))
+
+
+def test_status_max_steps_and_throw(getkey):
+    ham = bounded_ham(getkey())
+    xs = ham.init_states(scale=1.0, key=getkey())
+    stop = hamax.Converged(atol=1e-14, max_steps=3)
+    sol = hamax.descend(ham, xs, dt=0.1, stop=stop, throw=False)
+    assert sol.result == hamax.RESULTS.max_steps_reached and int(sol.num_steps) == 3
+    with pytest.raises(
+        Exception, match="The maximum number of descent steps was reached"
+    ):
+        hamax.descend(ham, xs, dt=0.1, stop=stop)
+
+
+def test_nonfinite_detected_with_step_and_layer(getkey):
+    ham = tiny_ham(getkey())
+    xs = ham.init_states(scale=1.0, key=getkey())
+    sol = hamax.descend(ham, xs, dt=1e30, steps=40, throw=False)
+    assert sol.result == hamax.RESULTS.nonfinite
+    assert int(sol.failed_step) >= 0 and sol.failed_layer_name in ham.neurons
+    assert all(
+        bool(jnp.all(jnp.isfinite(v))) for v in sol.states.values()
+    )  # last good state kept
+    with pytest.raises(
+        Exception, match=r"non-finite \(NaN or inf\) during descent; reduce dt"
+    ):
+        hamax.descend(ham, xs, dt=1e30, steps=40)
+
+
+def test_monotonicity_check_reports_first_rise(getkey):
+    ham = tiny_ham(getkey())
+    xs = ham.init_states(scale=1.0, key=getkey())
+    sol = hamax.descend(
+        ham, xs, dt=50.0, steps=30, check_monotone=True, throw=False, save_energy=True
+    )
+    assert sol.result == hamax.RESULTS.energy_increased
+    i = int(sol.failed_step)
+    E = np.asarray(sol.energies)
+    assert E[i] > E[i - 1] and np.all(np.diff(E[:i]) <= 1e-5 * (1 + np.abs(E[1:i])))
+    assert float(sol.energy_increase) > 0
+    with pytest.raises(Exception, match="The energy increased during descent"):
+        hamax.descend(ham, xs, dt=50.0, steps=30, check_monotone=True)
+
+
+def test_vmap_jit_grad_agree(getkey):
+    ham = bounded_ham(getkey())
+    keys = jr.split(getkey(), 4)
+    batch = jax.vmap(lambda k: ham.init_states(scale=1.0, key=k))(keys)
+
+    def run(x):
+        return hamax.descend(ham, x, dt=0.1, steps=5, clamp=["image"]).states
+
+    batched = jax.jit(jax.vmap(run))(batch)
+    for i in range(4):
+        one = run(jax.tree_util.tree_map(lambda a, i=i: a[i], batch))
+        assert tree_allclose(
+            jax.tree_util.tree_map(lambda a, i=i: a[i], batched), one, rtol=1e-12
+        )
+
+    xs = ham.init_states(scale=1.0, key=getkey())
+
+    def loss(W, checkpoint=False):
+        h = hamax.HAM(
+            ham.neurons, {**ham.synapses, "d2": DenseSynapse(W=W)}, ham.connections
+        )
+        out = hamax.descend(
+            h, xs, dt=0.1, steps=5, clamp=["image"], checkpoint=checkpoint
+        )
+        return jnp.sum(out.states["label"] ** 2)
+
+    W = ham.synapses["d2"].W
+    g = jax.grad(loss)(W)
+    np.testing.assert_allclose(jax.grad(loss)(W, True), g, rtol=1e-12)
+    E = np.zeros(W.shape)
+    E[2, 1] = 1e-6
+    np.testing.assert_allclose(g[2, 1], (loss(W + E) - loss(W - E)) / 2e-6, rtol=1e-6)
+
+
+def test_float32_preserved(getkey):
+    ham = bounded_ham(getkey(), dtype=jnp.float32)
+    xs = ham.init_states(dtype=jnp.float32, scale=1.0, key=getkey())
+    sol = hamax.descend(ham, xs, dt=0.1, steps=3, save_energy=True)
+    assert all(v.dtype == jnp.float32 for v in sol.states.values())
+    assert sol.energies.dtype == jnp.float32
+
+
+def test_compiles_once_per_structure(getkey):
+    traces = []
+
+    def counting(g):
+        traces.append(1)
+        return -jnp.sum(g)
+
+    ham = hamax.HAM(
+        {"a": hamax.NeuronLayer(L.Tanh(), 3)}, {"b": counting}, [(("a",), "b")]
+    )
+    n0 = len(traces)  # construction traces once for shape validation
+    for seed in range(3):
+        hamax.descend(
+            ham, ham.init_states(scale=1.0, key=jr.key(seed)), dt=0.1, steps=4
+        )
+    hamax.descend(ham, ham.init_states(), dt=0.2, steps=4)  # a new dt value: no retrace
+    assert len(traces) - n0 <= 2  # one jit trace (grad + value) for all four calls
+    before = len(traces)
+    hamax.descend(ham, ham.init_states(), dt=0.2, steps=400)
+    assert len(traces) - before <= 2  # compile time does not grow with steps
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (
+            dict(steps=3, stop=hamax.Converged()),
+            r"descend expected exactly one of `steps`",
+        ),
+        (dict(), r"descend expected exactly one of `steps`"),
+        (dict(steps=3, dt=0.0), r"descend expected `dt` > 0, got dt=0.0"),
+        (dict(steps=3, dt=-0.1), r"descend expected `dt` > 0, got dt=-0.1"),
+        (
+            dict(steps=3, clamp=["imag"]),
+            r"descend got clamp for 'imag', which is not a neuron layer .* Did you mean 'image'",
+        ),
+        (
+            dict(steps=3, clamp={"image": jnp.ones((2, 3))}),
+            r"descend expected clamp\['image'\] to be a bool or a boolean mask, got dtype float",
+        ),
+        (
+            dict(steps=3, clamp={"image": jnp.ones(4, bool)}),
+            r"descend expected clamp\['image'\] broadcastable to the layer shape \(2, 3\), got mask.shape=\(4,\)",
+        ),
+        (
+            dict(steps=3, clamp=["image", "hidden", "label"]),
+            r"descend got every layer clamped",
+        ),
+    ],
+)
+def test_errors(kwargs, match, getkey):
+    ham = bounded_ham(getkey())
+    with pytest.raises(ValueError, match=match):
+        hamax.descend(ham, ham.init_states(), **kwargs)
+
+
+def test_errors_converged():
+    with pytest.raises(
+        ValueError, match=r"Converged expected `max_steps` to be a positive int, got 0"
+    ):
+        hamax.Converged(max_steps=0)
+    with pytest.raises(ValueError, match=r"Converged expected non-negative tolerances"):
+        hamax.Converged(atol=-1.0)
+
+
+def test_nan_initial_state_is_reported(getkey):
+    ham = bounded_ham(getkey())
+    xs = ham.init_states()
+    xs["hidden"] = xs["hidden"].at[0].set(jnp.nan)
+    with pytest.raises(Exception, match=r"descend: x0\['hidden'\] contains NaN or inf"):
+        hamax.descend(ham, xs, dt=0.1, steps=2)
