@@ -219,7 +219,7 @@ def _descend(ham: HAM, x0: States, masks, dt, cfg: _Config) -> Solution:
     nsave = cfg.steps if cfg.steps is not None else cfg.stop.max_steps  # type: ignore[union-attr]
     xfree0 = {k: x0[k] for k in free}
     nan = jnp.array(jnp.nan, dt.dtype)
-    init = dict(
+    init: dict[str, Any] = dict(
         x=xfree0,
         i=jnp.array(0),
         failed_step=jnp.array(-1),
@@ -274,6 +274,7 @@ def _descend(ham: HAM, x0: States, masks, dt, cfg: _Config) -> Solution:
         c["i"] = i + 1
         return c
 
+    out: dict[str, Any]
     if cfg.steps is not None:
         out, _ = lax.scan(lambda c, _: (body(c), None), init, length=cfg.steps)
     else:
@@ -297,16 +298,17 @@ def _descend(ham: HAM, x0: States, masks, dt, cfg: _Config) -> Solution:
     if cfg.save_components:
         out["comps"] = _write(out["comps"], n, system.components(x_final))
 
-    result = RESULTS.where(
+    R: Any = RESULTS  # mypy reads eqx.Enumeration members as str
+    result = R.where(
         out["failed_step"] >= 0,
-        RESULTS.nonfinite,
-        RESULTS.where(
+        R.nonfinite,
+        R.where(
             jnp.asarray(cfg.check_monotone) & (out["first_increase"] >= 0),
-            RESULTS.energy_increased,
-            RESULTS.where(
+            R.energy_increased,
+            R.where(
                 jnp.asarray(cfg.stop is None) | out["done"],
-                RESULTS.successful,
-                RESULTS.max_steps_reached,
+                R.successful,
+                R.max_steps_reached,
             ),
         ),
     )
@@ -358,7 +360,7 @@ class _FreeSystem(eqx.Module):
     def build(cls, ham: HAM, x0: States, clamped: tuple[str, ...]):
         g_fixed = {k: ham.neurons[k].activation(x0[k]) for k in clamped}
         const_neuron = {k: ham.neurons[k].energy(x0[k], g_fixed[k]) for k in clamped}
-        terms = []
+        terms: list[Any] = []
         for names, s in ham.connections:
             syn = ham.synapses[s]
             fixed = {i: g_fixed[n] for i, n in enumerate(names) if n in g_fixed}
