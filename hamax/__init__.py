@@ -1,6 +1,6 @@
 """hamax: Hierarchical Associative Memories in JAX."""
 
-from . import lagrangians as lagrangians, synapses as synapses
+from . import lagrangians as lagrangians, synapses as synapses, zoo as zoo
 from ._descend import Converged as Converged, descend as descend
 from ._ham import HAM as HAM
 from ._neurons import NeuronLayer as NeuronLayer, legendre_energy as legendre_energy

@@ -144,3 +144,28 @@ def _plain_energy(ham, xs, gs):
     for names, s in ham.connections:
         total = total + ham.synapses[s](*(gs[n] for n in names))
     return total
+
+
+def _synapse_cases():
+    from hamax import synapses as S
+
+    return [
+        (S.DenseSynapse(), [(4,), (3,)]),
+        (S.DenseSynapse(use_bias=True), [(2, 2), (3,)]),
+        (S.BiasSynapse(init_std=0.5), [(5,)]),
+        (S.ConvSynapse((3, 3)), [(6, 6, 2), (6, 6, 3)]),
+        (S.ConvSynapse((3, 3), strides=2, padding=1), [(7, 7, 2), (4, 4, 3)]),
+        (S.ConvSynapse(2, padding="VALID"), [(5, 5, 1), (4, 4, 2)]),
+        (S.ConvPoolSynapse((3, 3), pool="max"), [(6, 6, 2), (3, 3, 3)]),
+        (S.ConvPoolSynapse((4, 4), 2, 2, pool="avg"), [(8, 8, 1), (2, 2, 2)]),
+        (S.ConvPoolSynapse((3, 3), pool="soft", pool_beta=2.0), [(4, 4, 2), (2, 2, 3)]),
+        (S.DenseHiddenSynapse(7), [(4,), (3,)]),
+        (S.DenseHiddenSynapse(5, L.Softmax(beta=2.0), normalize=True, num_heads=2), [(2, 3), (4,), (3,)]),
+        (S.DenseHiddenSynapse(6, L.RePU(n=3.0), per_token=True), [(4, 3)]),
+        (S.AttentionSynapse(num_heads=2, head_dim=3), [(4, 5), (3, 2)]),
+        (S.SelfAttentionSynapse(num_heads=2, head_dim=3, beta=0.7), [(4, 5)]),
+        (S.NaryDenseSynapse(), [(2,), (3,), (2,)]),
+    ]
+
+
+SYNAPSE_CASES = _synapse_cases()

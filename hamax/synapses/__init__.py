@@ -1,4 +1,13 @@
 """Hypersynapses: scalar energies of the activations of connected layers."""
 
+from ._attention import (
+    AttentionSynapse as AttentionSynapse,
+    SelfAttentionSynapse as SelfAttentionSynapse,
+)
 from ._base import AbstractSynapse as AbstractSynapse
+from ._bias import BiasSynapse as BiasSynapse
+from ._conv import ConvSynapse as ConvSynapse
+from ._conv_pool import ConvPoolSynapse as ConvPoolSynapse
 from ._dense import DenseSynapse as DenseSynapse
+from ._dense_hidden import DenseHiddenSynapse as DenseHiddenSynapse
+from ._nary import NaryDenseSynapse as NaryDenseSynapse

@@ -1,5 +1,6 @@
 import math
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -20,12 +21,17 @@ class DenseSynapse(AbstractSynapse):
 
     - `W`: the weight matrix; leave as None to infer its shape when the HAM is
       built with a key.
+    - `use_bias`: also learn a bias on the second layer,
+      $E = -g_1^\top W g_2 - \langle b, g_2\rangle$ (the "linear + bias" synapse).
+    - `b`: the bias (shape of `g2`), inferred when `use_bias=True`.
     - `init_std`: standard deviation of the normal initialisation; default
       $1/\sqrt{\text{g1.size}}$.
     """
 
     arity = 2
     W: Float[Array, "d1 d2"] | None = None
+    b: Float[Array, "..."] | None = None
+    use_bias: bool = eqx.field(static=True, default=False)
     init_std: float | None = None
 
     @property
@@ -36,7 +42,9 @@ class DenseSynapse(AbstractSynapse):
         d1, d2 = (math.prod(s) for s in shapes)
         std = self.init_std if self.init_std is not None else 1 / math.sqrt(d1)
         dtype = jnp.zeros((), dtype).dtype if dtype is None else dtype
-        return DenseSynapse(W=std * jr.normal(key, (d1, d2), dtype), init_std=std)
+        W = std * jr.normal(key, (d1, d2), dtype)
+        b = jnp.zeros(shapes[1], dtype) if self.use_bias else None
+        return DenseSynapse(W=W, b=b, use_bias=self.use_bias, init_std=std)
 
     @jax.named_scope("hamax.DenseSynapse")
     def __call__(self, g1: Float[Array, "..."], g2: Float[Array, "..."]) -> Scalar:
@@ -48,14 +56,21 @@ class DenseSynapse(AbstractSynapse):
                 f"and g2.shape={g2.shape}. hamax functions act on one example; "
                 "batch with jax.vmap, e.g. jax.vmap(ham.energy)(xs)."
             )
-        return -jnp.dot(g1.reshape(-1), W @ g2.reshape(-1))
+        return -jnp.dot(g1.reshape(-1), W @ g2.reshape(-1)) - self._bias_energy(g2)
+
+    def _bias_energy(self, g2):
+        if self.b is None:
+            return jnp.zeros((), g2.dtype)
+        return jnp.sum(self.b * g2)
 
     def partial(self, fixed):
         W = require_param(self.W, "DenseSynapse")
         if set(fixed) == {0}:
-            h = fixed[0].reshape(-1) @ W  # W^T g1, once per descent
-            return lambda g2: -jnp.dot(h, g2.reshape(-1))
+            # The drive W^T g1 from a clamped layer, computed once per descent.
+            h = fixed[0].reshape(-1) @ W
+            return lambda g2: -jnp.dot(h, g2.reshape(-1)) - self._bias_energy(g2)
         if set(fixed) == {1}:
             h = W @ fixed[1].reshape(-1)
-            return lambda g1: -jnp.dot(g1.reshape(-1), h)
+            const = self._bias_energy(fixed[1])
+            return lambda g1: -jnp.dot(g1.reshape(-1), h) - const
         return super().partial(fixed)

@@ -1,0 +1,165 @@
+import math
+from collections.abc import Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+from jax import lax
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from .._custom_types import Scalar
+from ._base import AbstractSynapse, require_param
+
+
+Padding = str | int | Sequence[tuple[int, int]]
+
+
+def pair(v, owner: str, arg: str) -> tuple[int, int]:
+    """(v, v) for an int, a 2-tuple as is; anything else is an error."""
+    out = (v, v) if isinstance(v, int) else tuple(v)
+    if len(out) != 2 or not all(isinstance(i, int) and i > 0 for i in out):
+        raise ValueError(
+            f"{owner} expected `{arg}` to be a positive int or a pair of them, "
+            f"got {v!r}."
+        )
+    return out
+
+
+def conv_padding(padding: Padding):
+    if isinstance(padding, str):
+        return padding.upper()
+    if isinstance(padding, int):
+        return ((padding, padding), (padding, padding))
+    return tuple(tuple(p) for p in padding)
+
+
+def conv(g1, W, strides, padding):
+    """Cross-correlation of one HWC image with an HWIO kernel, as in `lax`."""
+    out = lax.conv_general_dilated(
+        g1[None],
+        W,
+        window_strides=strides,
+        padding=conv_padding(padding),
+        dimension_numbers=("NHWC", "HWIO", "NHWC"),
+    )
+    return out[0]
+
+
+def check_hwc(owner: str, shapes):
+    for s in shapes:
+        if len(s) != 3:
+            raise ValueError(
+                f"{owner} connects image-like layers of shape (height, width, "
+                f"channels), got a layer of shape {s}. Give the layer a 3-D shape, "
+                "e.g. (28, 28, 1)."
+            )
+
+
+class ConvSynapse(AbstractSynapse):
+    r"""Convolutional synapse $E = -\langle g_2, W \star g_1\rangle$ (NHWC, HWIO).
+
+    $\partial E/\partial g_2 = -W \star g_1$ (a forward convolution) and
+    $\partial E/\partial g_1$ is the transposed convolution of $g_2$. Channels are
+    inferred from the layers: `W` has shape `(kh, kw, g1 channels, g2 channels)`.
+    The output layer's spatial shape must equal that of the convolution.
+
+    **Arguments:**
+
+    - `kernel_size`: int or `(kh, kw)`.
+    - `strides`: int or pair. Default 1.
+    - `padding`: `"SAME"`, `"VALID"`, an int, or `((top, bottom), (left, right))`.
+    - `W`: the kernel; leave as None to infer its shape.
+    - `init_std`: default $1/\sqrt{kh\,kw\,c_{in}}$.
+
+    !!! example
+
+        ```python
+        ConvSynapse((3, 3), strides=2)  # between (28, 28, 1) and (14, 14, 8) layers
+        ```
+    """
+
+    arity = 2
+    kernel_size: tuple[int, int] = eqx.field(static=True)
+    strides: tuple[int, int] = eqx.field(static=True)
+    padding: Padding = eqx.field(static=True)
+    W: Float[Array, "kh kw cin cout"] | None
+    init_std: float | None
+
+    def __init__(
+        self,
+        kernel_size: int | Sequence[int],
+        strides: int | Sequence[int] = 1,
+        padding: Padding = "SAME",
+        *,
+        W: Float[Array, "kh kw cin cout"] | None = None,
+        init_std: float | None = None,
+    ):
+        self.kernel_size = pair(kernel_size, "ConvSynapse", "kernel_size")
+        self.strides = pair(strides, "ConvSynapse", "strides")
+        if isinstance(padding, str) and padding.upper() not in ("SAME", "VALID"):
+            raise ValueError(
+                f"ConvSynapse expected `padding` to be 'SAME', 'VALID', an int or "
+                f"pairs of ints, got {padding!r}."
+            )
+        self.padding = padding if not isinstance(padding, list) else tuple(padding)
+        self.W = W
+        self.init_std = init_std
+
+    @property
+    def is_initialized(self) -> bool:
+        return self.W is not None
+
+    def init(self, shapes, *, dtype=None, key: PRNGKeyArray):
+        check_hwc("ConvSynapse", shapes)
+        (h, w, cin), (h2, w2, cout) = shapes
+        dtype = jnp.zeros((), dtype).dtype if dtype is None else dtype
+        std = self.init_std or 1 / math.sqrt(math.prod(self.kernel_size) * cin)
+        W = std * jr.normal(key, (*self.kernel_size, cin, cout), dtype)
+        out = self._out_spatial((h, w, cin), W)
+        if out != (h2, w2):
+            raise ValueError(
+                f"ConvSynapse with kernel_size={self.kernel_size}, strides="
+                f"{self.strides}, padding={self.padding!r} maps a {(h, w)} image to "
+                f"{out}, but the output layer is {(h2, w2)}. Change the output layer "
+                f"shape to {(*out, cout)} or the strides/padding."
+            )
+        return ConvSynapse(
+            self.kernel_size, self.strides, self.padding, W=W, init_std=std
+        )
+
+    def _out_spatial(self, shape, W):
+        out = jax.eval_shape(
+            lambda x: conv(x, W, self.strides, self.padding),
+            jax.ShapeDtypeStruct(shape, W.dtype),
+        )
+        return tuple(out.shape[:2])
+
+    def forward(self, g1: Float[Array, "h w cin"]) -> Float[Array, "h2 w2 cout"]:
+        """The convolution $W \\star g_1$ (the drive into the output layer)."""
+        W = require_param(self.W, "ConvSynapse")
+        if g1.ndim != 3 or g1.shape[-1] != W.shape[2]:
+            raise ValueError(
+                f"ConvSynapse with W.shape={W.shape} expected g1 of shape (h, w, "
+                f"{W.shape[2]}), got g1.shape={g1.shape}. hamax functions act on "
+                "one example; batch with jax.vmap."
+            )
+        return conv(g1, W, self.strides, self.padding)
+
+    @jax.named_scope("hamax.ConvSynapse")
+    def __call__(
+        self, g1: Float[Array, "h w cin"], g2: Float[Array, "h2 w2 cout"]
+    ) -> Scalar:
+        h = self.forward(g1)
+        if h.shape != g2.shape:
+            raise ValueError(
+                f"ConvSynapse expected g2 of shape {h.shape} (the convolution of "
+                f"g1.shape={g1.shape}), got g2.shape={g2.shape}."
+            )
+        return -jnp.sum(g2 * h)
+
+    def partial(self, fixed):
+        if set(fixed) == {0}:
+            h = self.forward(fixed[0])  # the drive from a clamped image, once
+            return lambda g2: -jnp.sum(g2 * h)
+        return super().partial(fixed)

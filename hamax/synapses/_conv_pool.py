@@ -1,0 +1,151 @@
+import math
+from collections.abc import Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+from jax import lax
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from .._custom_types import Scalar
+from ._base import AbstractSynapse, require_param
+from ._conv import Padding, check_hwc, conv, pair
+
+
+def pool(h, kind: str, window, strides, beta):
+    """Pool an HWC tensor over spatial windows ("VALID" windows)."""
+    dims, steps = (*window, 1), (*strides, 1)
+    if kind == "max":
+        return lax.reduce_window(h, -jnp.inf, lax.max, dims, steps, "VALID")
+    if kind == "avg":
+        total = lax.reduce_window(h, 0.0, lax.add, dims, steps, "VALID")
+        return total / math.prod(window)
+    # Soft pooling: (1/beta) log-mean-exp over each window, a smooth max that
+    # tends to max pooling as beta -> inf and to average pooling as beta -> 0.
+    patches = lax.conv_general_dilated_patches(
+        h[None], window, strides, "VALID", dimension_numbers=("NHWC", "OIHW", "NHWC")
+    )[0]
+    c = h.shape[-1]
+    patches = patches.reshape(*patches.shape[:2], c, math.prod(window))
+    lse = jax.nn.logsumexp(beta * patches, axis=-1)
+    return (lse - jnp.log(math.prod(window))) / beta
+
+
+class ConvPoolSynapse(AbstractSynapse):
+    r"""Convolution followed by pooling: $E = -\langle g_2, \mathrm{pool}(W \star g_1)
+    \rangle$.
+
+    The paper's "Conv HAM" synapse. Pooling is `"max"`, `"avg"`, or `"soft"`, a
+    log-mean-exp with inverse temperature `pool_beta` (smooth, so its gradient
+    spreads over each window).
+
+    **Arguments:**
+
+    - `kernel_size`, `strides`, `padding`: of the convolution (see
+      [`hamax.synapses.ConvSynapse`][]).
+    - `pool`: `"max"` (default), `"avg"` or `"soft"`.
+    - `pool_window`: int or pair, default 2; `pool_strides` defaults to the window.
+    - `pool_beta`: inverse temperature of soft pooling.
+    - `W`, `init_std`: as for `ConvSynapse`.
+    """
+
+    arity = 2
+    kernel_size: tuple[int, int] = eqx.field(static=True)
+    strides: tuple[int, int] = eqx.field(static=True)
+    padding: Padding = eqx.field(static=True)
+    pool: str = eqx.field(static=True)
+    pool_window: tuple[int, int] = eqx.field(static=True)
+    pool_strides: tuple[int, int] = eqx.field(static=True)
+    pool_beta: float
+    W: Float[Array, "kh kw cin cout"] | None
+    init_std: float | None
+
+    def __init__(
+        self,
+        kernel_size: int | Sequence[int],
+        strides: int | Sequence[int] = 1,
+        padding: Padding = "SAME",
+        *,
+        pool: str = "max",
+        pool_window: int | Sequence[int] = 2,
+        pool_strides: int | Sequence[int] | None = None,
+        pool_beta: float = 1.0,
+        W: Float[Array, "kh kw cin cout"] | None = None,
+        init_std: float | None = None,
+    ):
+        owner = "ConvPoolSynapse"
+        self.kernel_size = pair(kernel_size, owner, "kernel_size")
+        self.strides = pair(strides, owner, "strides")
+        self.padding = padding if not isinstance(padding, list) else tuple(padding)
+        if pool not in ("max", "avg", "soft"):
+            raise ValueError(
+                f"ConvPoolSynapse expected `pool` to be 'max', 'avg' or 'soft', got "
+                f"{pool!r}."
+            )
+        self.pool = pool
+        self.pool_window = pair(pool_window, owner, "pool_window")
+        self.pool_strides = pair(
+            pool_strides if pool_strides is not None else self.pool_window,
+            owner,
+            "pool_strides",
+        )
+        self.pool_beta = pool_beta
+        self.W = W
+        self.init_std = init_std
+
+    @property
+    def is_initialized(self) -> bool:
+        return self.W is not None
+
+    def init(self, shapes, *, dtype=None, key: PRNGKeyArray):
+        check_hwc("ConvPoolSynapse", shapes)
+        (h, w, cin), (h2, w2, cout) = shapes
+        dtype = jnp.zeros((), dtype).dtype if dtype is None else dtype
+        std = self.init_std or 1 / math.sqrt(math.prod(self.kernel_size) * cin)
+        W = std * jr.normal(key, (*self.kernel_size, cin, cout), dtype)
+        new = eqx.tree_at(
+            lambda s: (s.W, s.init_std), self, (W, std), is_leaf=lambda x: x is None
+        )
+        out = jax.eval_shape(
+            new.forward, jax.ShapeDtypeStruct((h, w, cin), dtype)
+        ).shape
+        if out[:2] != (h2, w2):
+            raise ValueError(
+                f"ConvPoolSynapse maps a {(h, w)} image to {out[:2]} (convolution "
+                f"strides={self.strides}, padding={self.padding!r}, then pooling "
+                f"window={self.pool_window}, strides={self.pool_strides}), but the "
+                f"output layer is {(h2, w2)}. Change the output layer shape to "
+                f"{(*out[:2], cout)}."
+            )
+        return new
+
+    def forward(self, g1: Float[Array, "h w cin"]) -> Float[Array, "h2 w2 cout"]:
+        """The pooled convolution, the drive into the output layer."""
+        W = require_param(self.W, "ConvPoolSynapse")
+        if g1.ndim != 3 or g1.shape[-1] != W.shape[2]:
+            raise ValueError(
+                f"ConvPoolSynapse with W.shape={W.shape} expected g1 of shape (h, w, "
+                f"{W.shape[2]}), got g1.shape={g1.shape}. hamax functions act on "
+                "one example; batch with jax.vmap."
+            )
+        h = conv(g1, W, self.strides, self.padding)
+        return pool(h, self.pool, self.pool_window, self.pool_strides, self.pool_beta)
+
+    @jax.named_scope("hamax.ConvPoolSynapse")
+    def __call__(
+        self, g1: Float[Array, "h w cin"], g2: Float[Array, "h2 w2 cout"]
+    ) -> Scalar:
+        h = self.forward(g1)
+        if h.shape != g2.shape:
+            raise ValueError(
+                f"ConvPoolSynapse expected g2 of shape {h.shape} (the pooled "
+                f"convolution of g1.shape={g1.shape}), got g2.shape={g2.shape}."
+            )
+        return -jnp.sum(g2 * h)
+
+    def partial(self, fixed):
+        if set(fixed) == {0}:
+            h = self.forward(fixed[0])
+            return lambda g2: -jnp.sum(g2 * h)
+        return super().partial(fixed)

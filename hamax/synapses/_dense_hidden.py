@@ -1,0 +1,145 @@
+import math
+from collections.abc import Callable
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from .._custom_types import Scalar
+from ..lagrangians import ReLU
+from ._base import AbstractSynapse, require_param
+
+
+class DenseHiddenSynapse(AbstractSynapse):
+    r"""Dense synapse with an integrated hidden layer (Dense Associative Memory).
+
+    $E = -L_h\big(\sum_i W_i\, g_i\big)$ over the connected layers $g_1..g_n$
+    (n-ary: one or more), where $L_h$ is the hidden layer's Lagrangian. This is
+    what a hidden layer with a fast time constant contributes once it is at
+    equilibrium ($h = \sum_i W_i g_i$), so the rows of $W = [W_1 \dots W_n]$ are
+    the stored memories: with `ReLU` it is the paper's "HN (ReLU)", with
+    `Softmax(beta)` and `normalize=True` a modern Hopfield network.
+
+    **Arguments:**
+
+    - `num_hidden`: number of memories (hidden neurons) per head.
+    - `lagrangian`: the hidden Lagrangian $L_h$ (default `ReLU()`), applied to an
+      array of shape `(num_heads, num_hidden)` (or `(*tokens, num_heads,
+      num_hidden)` with `per_token`): a `Softmax` competes within each head.
+    - `num_heads`: independent groups of memories. Default 1.
+    - `normalize`: give each memory unit norm (over all connected layers).
+    - `per_token`: act on the last axis only, the same memories for every
+      leading index (the Hopfield module of the Energy Transformer). All
+      connected layers must then share their leading axes.
+    - `Ws`: the memories, one `(num_heads, num_hidden, d_i)` array per layer.
+    - `init_std`: default $1/\sqrt{\sum_i d_i}$.
+    """
+
+    num_hidden: int = eqx.field(static=True)
+    lagrangian: Callable[[Array], Scalar]
+    num_heads: int = eqx.field(static=True)
+    normalize: bool = eqx.field(static=True)
+    per_token: bool = eqx.field(static=True)
+    Ws: tuple[Float[Array, "heads hidden d"], ...] | None
+    init_std: float | None
+
+    def __init__(
+        self,
+        num_hidden: int,
+        lagrangian: Callable[[Array], Scalar] | None = None,
+        *,
+        num_heads: int = 1,
+        normalize: bool = False,
+        per_token: bool = False,
+        Ws: tuple[Float[Array, "heads hidden d"], ...] | None = None,
+        init_std: float | None = None,
+    ):
+        for name, v in (("num_hidden", num_hidden), ("num_heads", num_heads)):
+            if not (isinstance(v, int) and v > 0):
+                raise ValueError(
+                    f"DenseHiddenSynapse expected `{name}` to be a positive int, "
+                    f"got {v!r}."
+                )
+        self.num_hidden = num_hidden
+        self.lagrangian = ReLU() if lagrangian is None else lagrangian
+        self.num_heads = num_heads
+        self.normalize = normalize
+        self.per_token = per_token
+        self.Ws = None if Ws is None else tuple(Ws)
+        self.init_std = init_std
+
+    @property
+    def is_initialized(self) -> bool:
+        return self.Ws is not None
+
+    def _dims(self, shapes):
+        if not self.per_token:
+            return [math.prod(s) for s in shapes]
+        lead = {s[:-1] for s in shapes}
+        if len(lead) != 1:
+            raise ValueError(
+                "DenseHiddenSynapse(per_token=True) needs layers with the same "
+                f"leading (token) axes, got shapes {list(shapes)}."
+            )
+        return [s[-1] for s in shapes]
+
+    def init(self, shapes, *, dtype=None, key: PRNGKeyArray):
+        dims = self._dims(shapes)
+        std = self.init_std or 1 / math.sqrt(sum(dims))
+        dtype = jnp.zeros((), dtype).dtype if dtype is None else dtype
+        keys = jr.split(key, len(dims))
+        Ws = tuple(
+            std * jr.normal(k, (self.num_heads, self.num_hidden, d), dtype)
+            for k, d in zip(keys, dims)
+        )
+        return eqx.tree_at(
+            lambda s: (s.Ws, s.init_std), self, (Ws, std), is_leaf=lambda x: x is None
+        )
+
+    def memories(self) -> tuple[Float[Array, "heads hidden d"], ...]:
+        """The memories actually used: unit-normalised if `normalize`."""
+        Ws = require_param(self.Ws, "DenseHiddenSynapse")
+        if not self.normalize:
+            return Ws
+        sq = sum(jnp.sum(W * W, axis=-1, keepdims=True) for W in Ws)
+        inv = jax.lax.rsqrt(sq + jnp.finfo(Ws[0].dtype).tiny)
+        return tuple(W * inv for W in Ws)
+
+    def _project(self, W, g):
+        if self.per_token:
+            return jnp.einsum("...d,khd->...kh", g, W)
+        if g.size != W.shape[-1]:
+            raise ValueError(
+                f"DenseHiddenSynapse with memories of {W.shape[-1]} elements got an "
+                f"activation of shape {g.shape}. hamax functions act on one "
+                "example; batch with jax.vmap."
+            )
+        return jnp.einsum("d,khd->kh", g.reshape(-1), W)
+
+    def hidden(self, *gs: Float[Array, "..."]) -> Float[Array, "... heads hidden"]:
+        r"""The hidden pre-activations $h = \sum_i W_i g_i$."""
+        Ws = self.memories()
+        if len(gs) != len(Ws):
+            raise ValueError(
+                f"DenseHiddenSynapse was initialised for {len(Ws)} layer(s) but got "
+                f"{len(gs)} activation(s)."
+            )
+        return sum(self._project(W, g) for W, g in zip(Ws, gs))
+
+    @jax.named_scope("hamax.DenseHiddenSynapse")
+    def __call__(self, *gs: Float[Array, "..."]) -> Scalar:
+        return -self.lagrangian(self.hidden(*gs))
+
+    def partial(self, fixed):
+        Ws = self.memories()
+        # The clamped layers' share of the hidden drive, computed once.
+        h_fixed = sum(self._project(Ws[i], g) for i, g in fixed.items())
+        free_W = [W for i, W in enumerate(Ws) if i not in fixed]
+
+        def energy(*free):
+            h = h_fixed + sum(self._project(W, g) for W, g in zip(free_W, free))
+            return -self.lagrangian(h)
+
+        return energy

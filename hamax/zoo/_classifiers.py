@@ -1,0 +1,162 @@
+"""The paper's classifiers (Table 1), with the depth and step size of its code."""
+
+import dataclasses
+from collections.abc import Callable
+
+from jaxtyping import PRNGKeyArray
+
+from .._ham import HAM
+from .._neurons import NeuronLayer
+from ..lagrangians import ReLU, Softmax, Tanh
+from ..synapses import ConvPoolSynapse, DenseHiddenSynapse
+
+
+@dataclasses.dataclass(frozen=True)
+class ClassifierSpec:
+    """How a zoo classifier is built and run (classification is association).
+
+    **Fields:**
+
+    - `make`: `make(*, key, dtype=None) -> HAM`.
+    - `dataset`: `"mnist"` or `"cifar10"`.
+    - `steps`, `dt`: the descent used for classification.
+    - `image`, `label`: names of the clamped input layer and the read-out layer.
+    """
+
+    make: Callable[..., HAM]
+    dataset: str
+    steps: int
+    dt: float
+    image: str = "image"
+    label: str = "label"
+
+
+def make_hn(
+    image_shape: tuple[int, ...],
+    *,
+    num_hidden: int = 1000,
+    hidden: Callable | None = None,
+    normalize: bool = False,
+    num_labels: int = 10,
+    key: PRNGKeyArray,
+    dtype=None,
+) -> HAM:
+    r"""The paper's two-layer HN: a tanh image, a softmax label, joined by a dense
+    synapse with an integrated hidden layer (`hidden` Lagrangian, ReLU default).
+
+    $E = E_\text{image} + E_\text{label} - L_h(W_\text{img} g_\text{img} +
+    W_\text{lab} g_\text{lab})$.
+    """
+    neurons = {
+        "image": NeuronLayer(Tanh(), image_shape),
+        "label": NeuronLayer(Softmax(), num_labels),
+    }
+    synapses = {
+        "memories": DenseHiddenSynapse(
+            num_hidden, ReLU() if hidden is None else hidden, normalize=normalize
+        )
+    }
+    return HAM(
+        neurons, synapses, [(("image", "label"), "memories")], key=key, dtype=dtype
+    )
+
+
+def make_conv_ham(
+    image_shape: tuple[int, int, int],
+    conv1_shape: tuple[int, int, int],
+    conv2_shape: tuple[int, int, int],
+    *,
+    pool: str = "max",
+    num_hidden: int = 1000,
+    num_labels: int = 10,
+    key: PRNGKeyArray,
+    dtype=None,
+) -> HAM:
+    """The paper's Conv HAM: image -> conv+pool -> conv+pool -> dense hidden -> label.
+
+    The first synapse is a 4x4 convolution (stride 2, padding 2), the second a 3x3
+    one (no padding), each followed by 2x2 pooling, as in the original code.
+    """
+    neurons = {
+        "image": NeuronLayer(Tanh(), image_shape),
+        "conv1": NeuronLayer(Tanh(), conv1_shape),
+        "conv2": NeuronLayer(Tanh(), conv2_shape),
+        "label": NeuronLayer(Softmax(), num_labels),
+    }
+    synapses = {
+        "s1": ConvPoolSynapse((4, 4), 2, 2, pool=pool),
+        "s2": ConvPoolSynapse((3, 3), 1, 0, pool=pool),
+        "s3": DenseHiddenSynapse(num_hidden, ReLU()),
+    }
+    connections = [
+        (("image", "conv1"), "s1"),
+        (("conv1", "conv2"), "s2"),
+        (("conv2", "label"), "s3"),
+    ]
+    return HAM(neurons, synapses, connections, key=key, dtype=dtype)
+
+
+def make_hn_mnist(*, num_hidden: int = 1000, key: PRNGKeyArray, dtype=None) -> HAM:
+    """HN (ReLU) on flattened MNIST (0.79M parameters, Table 1)."""
+    return make_hn((784,), num_hidden=num_hidden, key=key, dtype=dtype)
+
+
+def make_hn_softmax_mnist(
+    *, num_hidden: int = 1000, beta: float = 1.0, key: PRNGKeyArray, dtype=None
+) -> HAM:
+    """HN (SoftMax) on flattened MNIST: unit-norm memories, softmax hidden layer."""
+    return make_hn(
+        (784,),
+        num_hidden=num_hidden,
+        hidden=Softmax(beta),
+        normalize=True,
+        key=key,
+        dtype=dtype,
+    )
+
+
+def make_conv_ham_mnist(*, pool: str = "max", key: PRNGKeyArray, dtype=None) -> HAM:
+    """Conv HAM (max pool) on MNIST (0.60M parameters, Table 1)."""
+    return make_conv_ham(
+        (28, 28, 1), (7, 7, 64), (2, 2, 128), pool=pool, key=key, dtype=dtype
+    )
+
+
+def make_hn_cifar10(*, num_hidden: int = 6000, key: PRNGKeyArray, dtype=None) -> HAM:
+    """HN (ReLU) on flattened CIFAR-10."""
+    return make_hn((3072,), num_hidden=num_hidden, key=key, dtype=dtype)
+
+
+def make_hn_softmax_cifar10(
+    *, num_hidden: int = 6000, beta: float = 1.0, key: PRNGKeyArray, dtype=None
+) -> HAM:
+    """HN (SoftMax) on flattened CIFAR-10."""
+    return make_hn(
+        (3072,),
+        num_hidden=num_hidden,
+        hidden=Softmax(beta),
+        normalize=True,
+        key=key,
+        dtype=dtype,
+    )
+
+
+def make_conv_ham_cifar10(*, pool: str = "max", key: PRNGKeyArray, dtype=None) -> HAM:
+    """Conv HAM (max pool) on CIFAR-10."""
+    return make_conv_ham(
+        (32, 32, 3), (8, 8, 90), (3, 3, 180), pool=pool, key=key, dtype=dtype
+    )
+
+
+CLASSIFIERS: dict[str, ClassifierSpec] = {
+    "hn_relu_mnist": ClassifierSpec(make_hn_mnist, "mnist", steps=4, dt=0.4),
+    "hn_softmax_mnist": ClassifierSpec(make_hn_softmax_mnist, "mnist", steps=4, dt=0.4),
+    "conv_ham_mnist": ClassifierSpec(make_conv_ham_mnist, "mnist", steps=7, dt=0.3),
+    "hn_relu_cifar10": ClassifierSpec(make_hn_cifar10, "cifar10", steps=4, dt=0.4),
+    "hn_softmax_cifar10": ClassifierSpec(
+        make_hn_softmax_cifar10, "cifar10", steps=4, dt=0.4
+    ),
+    "conv_ham_cifar10": ClassifierSpec(
+        make_conv_ham_cifar10, "cifar10", steps=7, dt=0.3
+    ),
+}
