@@ -4,6 +4,7 @@ from . import lagrangians as lagrangians, synapses as synapses, zoo as zoo
 from ._descend import Converged as Converged, descend as descend
 from ._ham import HAM as HAM
 from ._neurons import NeuronLayer as NeuronLayer, legendre_energy as legendre_energy
+from ._retrieve import retrieve as retrieve
 from ._solution import RESULTS as RESULTS, Solution as Solution
 
 

@@ -1,0 +1,7 @@
+"""Plots (needs the `plot` extra, matplotlib): energy curves, image grids."""
+
+from ._plots import (
+    plot_energy as plot_energy,
+    plot_history as plot_history,
+    plot_image_grid as plot_image_grid,
+)
