@@ -75,4 +75,4 @@ def cross_entropy(
 
 def accuracy(logp: Float[Array, "n k"], labels: Int[Array, " n"]) -> Float[Array, ""]:
     """Fraction of rows whose arg-max is the true label."""
-    return jnp.mean(jnp.argmax(logp, axis=-1) == labels)
+    return jnp.mean(jnp.argmax(logp, axis=-1).astype(labels.dtype) == labels)

@@ -38,7 +38,9 @@ def build_classifier(
         raise ValueError(
             f"Unknown model {model!r}; choose one of {', '.join(CLASSIFIERS)}."
         )
-    return CLASSIFIERS[model].make(key=jr.key(seed), **(hyperparams or {}))
+    return CLASSIFIERS[model].make(
+        key=jr.key(seed), dtype=jnp.float32, **(hyperparams or {})
+    )
 
 
 def evaluate(

@@ -1,4 +1,5 @@
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import optax
 from jaxtyping import Array, Float, Int
@@ -76,9 +77,12 @@ def make_step(
         )
 
     (loss, acc), grads = eqx.filter_value_and_grad(loss_fn, has_aux=True)(ham)
-    updates, opt_state = optim.update(
-        grads, opt_state, eqx.filter(ham, eqx.is_inexact_array)
-    )
+    # optax mixes Python floats and int32 step counts, which strict dtype
+    # promotion rejects; its arithmetic is standard-promotion by design.
+    with jax.numpy_dtype_promotion("standard"):
+        updates, opt_state = optim.update(
+            grads, opt_state, eqx.filter(ham, eqx.is_inexact_array)
+        )
     ham = eqx.apply_updates(ham, updates)
     return ham, opt_state, loss, acc
 
@@ -97,5 +101,5 @@ def eval_step(
     """Loss and number of correct predictions on one batch (jitted)."""
     x = forward(ham, images, steps=steps, dt=dt, image=image, label=label)
     logp = log_probs(ham, label, x)
-    correct = jnp.sum(jnp.argmax(logp, -1) == labels)
+    correct = jnp.sum(jnp.argmax(logp, -1).astype(labels.dtype) == labels)
     return cross_entropy(logp, labels), correct
