@@ -160,7 +160,10 @@ def _synapse_cases():
         (S.ConvPoolSynapse((4, 4), 2, 2, pool="avg"), [(8, 8, 1), (2, 2, 2)]),
         (S.ConvPoolSynapse((3, 3), pool="soft", pool_beta=2.0), [(4, 4, 2), (2, 2, 3)]),
         (S.DenseHiddenSynapse(7), [(4,), (3,)]),
-        (S.DenseHiddenSynapse(5, L.Softmax(beta=2.0), normalize=True, num_heads=2), [(2, 3), (4,), (3,)]),
+        (
+            S.DenseHiddenSynapse(5, L.Softmax(beta=2.0), normalize=True, num_heads=2),
+            [(2, 3), (4,), (3,)],
+        ),
         (S.DenseHiddenSynapse(6, L.RePU(n=3.0), per_token=True), [(4, 3)]),
         (S.AttentionSynapse(num_heads=2, head_dim=3), [(4, 5), (3, 2)]),
         (S.SelfAttentionSynapse(num_heads=2, head_dim=3, beta=0.7), [(4, 5)]),

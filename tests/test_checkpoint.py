@@ -15,7 +15,9 @@ def test_round_trip(tmp_path, getkey):
     like = tiny_ham(getkey())
     loaded, meta = C.load(tmp_path / "m.eqx", like)
     # (the user-written synapse function is rebuilt by `like`, so compare arrays)
-    assert eqx.tree_equal(eqx.filter(loaded, eqx.is_array), eqx.filter(ham, eqx.is_array))
+    assert eqx.tree_equal(
+        eqx.filter(loaded, eqx.is_array), eqx.filter(ham, eqx.is_array)
+    )
     assert meta == {"model": "tiny", "epoch": 3} == C.read_meta(tmp_path / "m.eqx")
 
 
@@ -25,7 +27,10 @@ def test_corrupted_files_are_detected(tmp_path, getkey):
     C.save(path, ham)
     good = path.read_bytes()
     path.write_bytes(good[:-7])
-    with pytest.raises(C.CheckpointError, match=r"failed its checksum: the file is truncated or corrupted"):
+    with pytest.raises(
+        C.CheckpointError,
+        match=r"failed its checksum: the file is truncated or corrupted",
+    ):
         C.load(path, ham)
     flipped = bytearray(good)
     flipped[-5] ^= 0x10
@@ -33,10 +38,15 @@ def test_corrupted_files_are_detected(tmp_path, getkey):
     with pytest.raises(C.CheckpointError, match=r"failed its checksum"):
         C.load(path, ham)
     path.write_bytes(b"garbage" + good)
-    with pytest.raises(C.CheckpointError, match=r"is not a hamax checkpoint \(bad magic line\)"):
+    with pytest.raises(
+        C.CheckpointError, match=r"is not a hamax checkpoint \(bad magic line\)"
+    ):
         C.load(path, ham)
     path.write_bytes(good.replace(b'"version": 1', b'"version": 9'))
-    with pytest.raises(C.CheckpointError, match=r"has checkpoint format version 9, this hamax reads version 1"):
+    with pytest.raises(
+        C.CheckpointError,
+        match=r"has checkpoint format version 9, this hamax reads version 1",
+    ):
         C.load(path, ham)
     path.write_bytes(good.replace(b'"format"', b'"fxrmat"'))
     with pytest.raises(C.CheckpointError, match=r"has a corrupt header"):
@@ -46,9 +56,16 @@ def test_corrupted_files_are_detected(tmp_path, getkey):
 
 
 def test_mismatched_architecture(tmp_path, getkey):
-    C.save(tmp_path / "m.eqx", zoo.make_hn((6,), num_hidden=4, num_labels=2, key=getkey()), meta={"model": "a"})
+    C.save(
+        tmp_path / "m.eqx",
+        zoo.make_hn((6,), num_hidden=4, num_labels=2, key=getkey()),
+        meta={"model": "a"},
+    )
     other = zoo.make_hn((6,), num_hidden=5, num_labels=2, key=getkey())
-    with pytest.raises(C.CheckpointError, match=r"does not match the given model structure .*changed shape.*\(meta: \{'model': 'a'\}\)"):
+    with pytest.raises(
+        C.CheckpointError,
+        match=r"does not match the given model structure .*changed shape.*\(meta: \{'model': 'a'\}\)",
+    ):
         C.load(tmp_path / "m.eqx", other)
 
 

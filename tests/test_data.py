@@ -10,16 +10,22 @@ from hamax import data as D
 
 
 def idx_bytes(arr: np.ndarray) -> bytes:
-    header = bytes([0, 0, 0x08, arr.ndim]) + b"".join(int(s).to_bytes(4, "big") for s in arr.shape)
+    header = bytes([0, 0, 0x08, arr.ndim]) + b"".join(
+        int(s).to_bytes(4, "big") for s in arr.shape
+    )
     return header + arr.astype(np.uint8).tobytes()
 
 
 def write_mnist_dir(root: pathlib.Path, n_train=12, n_test=5, gz=True):
     rng = np.random.default_rng(0)
     arrays = {
-        "train-images-idx3-ubyte": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        "train-images-idx3-ubyte": rng.integers(
+            0, 256, (n_train, 28, 28), dtype=np.uint8
+        ),
         "train-labels-idx1-ubyte": rng.integers(0, 10, (n_train,), dtype=np.uint8),
-        "t10k-images-idx3-ubyte": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        "t10k-images-idx3-ubyte": rng.integers(
+            0, 256, (n_test, 28, 28), dtype=np.uint8
+        ),
         "t10k-labels-idx1-ubyte": rng.integers(0, 10, (n_test,), dtype=np.uint8),
     }
     root.mkdir(parents=True, exist_ok=True)
@@ -37,7 +43,10 @@ def test_read_idx_roundtrip_and_errors():
     np.testing.assert_array_equal(D.read_idx(idx_bytes(a)), a)
     with pytest.raises(ValueError, match=r"is not an IDX file \(bad magic number"):
         D.read_idx(b"\x01\x02\x03\x04rest")
-    with pytest.raises(ValueError, match=r"is truncated or padded: shape \(2, 3, 4\) needs 24 bytes of data, found 20"):
+    with pytest.raises(
+        ValueError,
+        match=r"is truncated or padded: shape \(2, 3, 4\) needs 24 bytes of data, found 20",
+    ):
         D.read_idx(idx_bytes(a)[:-4])
     with pytest.raises(D.ChecksumError, match=r"does not match the canonical"):
         D.read_idx(idx_bytes(a), expected_sha256="0" * 64)
@@ -51,7 +60,11 @@ def test_load_uncompressed_idx_dir(tmp_path, monkeypatch):
 
     files = dict(_mnist._FILES)
     name, gz, _ = files["x_train"]
-    files["x_train"] = (name, gz, hashlib.sha256(idx_bytes(arrays["train-images-idx3-ubyte"])).hexdigest())
+    files["x_train"] = (
+        name,
+        gz,
+        hashlib.sha256(idx_bytes(arrays["train-images-idx3-ubyte"])).hexdigest(),
+    )
     monkeypatch.setattr(_mnist, "_FILES", files)
     out = D.load_mnist(tmp_path, download=False)
     np.testing.assert_array_equal(out["x_train"], arrays["train-images-idx3-ubyte"])
@@ -60,7 +73,10 @@ def test_load_uncompressed_idx_dir(tmp_path, monkeypatch):
 
 def test_gz_checksum_mismatch_is_reported(tmp_path):
     write_mnist_dir(tmp_path, gz=True)  # synthetic files: not the canonical hashes
-    with pytest.raises(D.ChecksumError, match=r"train-images-idx3-ubyte.gz: sha256 .* does not match the canonical"):
+    with pytest.raises(
+        D.ChecksumError,
+        match=r"train-images-idx3-ubyte.gz: sha256 .* does not match the canonical",
+    ):
         D.load_mnist(tmp_path, download=False)
 
 
@@ -76,18 +92,38 @@ def test_npz_local_copy(tmp_path):
     for root in (tmp_path, tmp_path / "mnist.npz"):
         out = D.load_mnist(root)
         np.testing.assert_array_equal(out["x_test"], arrays["x_test"])
-    np.savez(tmp_path / "bad.npz", x_train=arrays["x_train"].astype(np.float32), y_train=arrays["y_train"], x_test=arrays["x_test"], y_test=arrays["y_test"])
-    with pytest.raises(ValueError, match=r"x_train has shape \(7, 28, 28\) and dtype float32, expected \(n, 28, 28\) uint8"):
+    np.savez(
+        tmp_path / "bad.npz",
+        x_train=arrays["x_train"].astype(np.float32),
+        y_train=arrays["y_train"],
+        x_test=arrays["x_test"],
+        y_test=arrays["y_test"],
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"x_train has shape \(7, 28, 28\) and dtype float32, expected \(n, 28, 28\) uint8",
+    ):
         D.load_mnist(tmp_path / "bad.npz")
-    cifar = {k: rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8) if k.startswith("x") else rng.integers(0, 10, 4, dtype=np.uint8) for k in arrays}
+    cifar = {
+        k: rng.integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+        if k.startswith("x")
+        else rng.integers(0, 10, 4, dtype=np.uint8)
+        for k in arrays
+    }
     np.savez(tmp_path / "cifar10.npz", **cifar)
     np.testing.assert_array_equal(D.load_cifar10(tmp_path)["x_train"], cifar["x_train"])
 
 
 def test_missing_data_offline_message(tmp_path):
-    with pytest.raises(D.DataUnavailableError, match=r"(?s)MNIST is not available: .*put mnist.npz .* or the IDX files \(train-images-idx3-ubyte.gz"):
+    with pytest.raises(
+        D.DataUnavailableError,
+        match=r"(?s)MNIST is not available: .*put mnist.npz .* or the IDX files \(train-images-idx3-ubyte.gz",
+    ):
         D.load_mnist(tmp_path / "empty", download=False)
-    with pytest.raises(D.DataUnavailableError, match=r"(?s)CIFAR-10 is not available: .*cifar-10-python.tar.gz"):
+    with pytest.raises(
+        D.DataUnavailableError,
+        match=r"(?s)CIFAR-10 is not available: .*cifar-10-python.tar.gz",
+    ):
         D.load_cifar10(tmp_path / "empty", download=False)
     with pytest.raises(D.DataUnavailableError, match=r"does not exist"):
         D.load_mnist(tmp_path / "nothing.npz")
@@ -100,7 +136,10 @@ def test_download_is_atomic_and_reports_failures(tmp_path, monkeypatch):
         raise OSError("network is unreachable")
 
     monkeypatch.setattr(_download.urllib.request, "urlopen", fail)
-    with pytest.raises(D.DataUnavailableError, match=r"Could not download thing \(no network\?\). Tried:\n  http://x/a: network is unreachable"):
+    with pytest.raises(
+        D.DataUnavailableError,
+        match=r"Could not download thing \(no network\?\). Tried:\n  http://x/a: network is unreachable",
+    ):
         _download.fetch("thing", ["http://x/a"], tmp_path / "a.bin", None)
     assert not list(tmp_path.iterdir())  # nothing half-written
 
@@ -118,15 +157,24 @@ def test_download_is_atomic_and_reports_failures(tmp_path, monkeypatch):
             return False
 
     good = b"payload"
-    monkeypatch.setattr(_download.urllib.request, "urlopen", lambda url, timeout: Resp(b"evil" if "bad" in url else good))
+    monkeypatch.setattr(
+        _download.urllib.request,
+        "urlopen",
+        lambda url, timeout: Resp(b"evil" if "bad" in url else good),
+    )
     sha = hashlib.sha256(good).hexdigest()
-    path = _download.fetch("thing", ["http://bad/a", "http://good/a"], tmp_path / "a.bin", sha)
+    path = _download.fetch(
+        "thing", ["http://bad/a", "http://good/a"], tmp_path / "a.bin", sha
+    )
     assert path.read_bytes() == good
     assert [p.name for p in tmp_path.iterdir()] == ["a.bin"]
 
 
 def test_fallback_subset_reader(tmp_path, monkeypatch):
-    rows = np.concatenate([np.random.default_rng(0).integers(0, 256, (10, 784)), np.arange(10)[:, None]], 1)
+    rows = np.concatenate(
+        [np.random.default_rng(0).integers(0, 256, (10, 784)), np.arange(10)[:, None]],
+        1,
+    )
     path = tmp_path / "mnist_5k.csv.gz"
     with gzip.open(path, "wt") as f:
         np.savetxt(f, rows, fmt="%d", delimiter=",")
@@ -143,11 +191,17 @@ def test_batches():
     batches = list(D.iterate_batches((x, y), 3, rng=np.random.default_rng(0)))
     assert len(batches) == 3 == D.num_batches(10, 3)
     assert all((b[1] == 2 * b[0]).all() for b in batches)
-    assert len(list(D.iterate_batches((x, y), 3, drop_last=False))) == 4 == D.num_batches(10, 3, False)
+    assert (
+        len(list(D.iterate_batches((x, y), 3, drop_last=False)))
+        == 4
+        == D.num_batches(10, 3, False)
+    )
     a = [b[0] for b in D.iterate_batches((x,), 5, rng=np.random.default_rng(1))]
     b = [b[0] for b in D.iterate_batches((x,), 5, rng=np.random.default_rng(1))]
     assert all((p == q).all() for p, q in zip(a, b))  # same seed, same order
-    with pytest.raises(ValueError, match=r"iterate_batches got arrays of different lengths \[10, 3\]"):
+    with pytest.raises(
+        ValueError, match=r"iterate_batches got arrays of different lengths \[10, 3\]"
+    ):
         list(D.iterate_batches((x, y[:3]), 2))
 
 
@@ -160,8 +214,16 @@ def test_augment_shapes_ranges_and_identity():
     assert not np.allclose(out, imgs)
     flipped = D.Augment(hflip=True)(imgs, key=jr.key(3))
     for i in range(4):  # each image either unchanged or mirrored
-        assert np.allclose(flipped[i], imgs[i]) or np.allclose(flipped[i], imgs[i][:, ::-1])
+        assert np.allclose(flipped[i], imgs[i]) or np.allclose(
+            flipped[i], imgs[i][:, ::-1]
+        )
     # a full-area crop with ratio 1 is the identity up to interpolation
-    np.testing.assert_allclose(D.Augment(crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0))(imgs, key=jr.key(2)), imgs)
-    with pytest.raises(ValueError, match=r"Augment expected images of shape \(n, h, w, c\), got \(8, 8, 3\)"):
+    np.testing.assert_allclose(
+        D.Augment(crop_scale=(1.0, 1.0), crop_ratio=(1.0, 1.0))(imgs, key=jr.key(2)),
+        imgs,
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"Augment expected images of shape \(n, h, w, c\), got \(8, 8, 3\)",
+    ):
         D.Augment()(imgs[0], key=jr.key(0))

@@ -41,7 +41,9 @@ def test_scalar_jit_vmap_and_partial(syn, shapes, getkey):
     assert E.shape == ()
     np.testing.assert_allclose(eqx.filter_jit(s)(*gs), E, rtol=1e-12)
     batch = [jnp.stack([g, 0.5 * g]) for g in gs]
-    np.testing.assert_allclose(jax.vmap(s)(*batch), jnp.stack([E, s(*[0.5 * g for g in gs])]), rtol=1e-12)
+    np.testing.assert_allclose(
+        jax.vmap(s)(*batch), jnp.stack([E, s(*[0.5 * g for g in gs])]), rtol=1e-12
+    )
     # partial() with any subset fixed equals the full energy, and so do its grads
     n = len(gs)
     for r in range(1, n):
@@ -50,7 +52,9 @@ def test_scalar_jit_vmap_and_partial(syn, shapes, getkey):
             free = [gs[i] for i in range(n) if i not in fixed]
             fn = s.partial(fixed)
             np.testing.assert_allclose(fn(*free), E, rtol=1e-12)
-            full_grads = jax.grad(lambda *a: s(*a), argnums=tuple(i for i in range(n) if i not in fixed))(*gs)
+            full_grads = jax.grad(
+                lambda *a: s(*a), argnums=tuple(i for i in range(n) if i not in fixed)
+            )(*gs)
             part_grads = jax.grad(fn, argnums=tuple(range(len(free))))(*free)
             assert tree_allclose(full_grads, part_grads, rtol=1e-11, atol=1e-13)
 
@@ -66,7 +70,9 @@ def test_float32_preserved(syn, shapes, getkey):
 def test_energy_decreases_in_a_ham(syn, shapes, getkey):
     ham, _ = build(syn, shapes, getkey())
     xs = ham.init_states(scale=1.0, key=getkey())
-    sol = hamax.descend(ham, xs, dt=0.02, steps=25, save_energy=True, check_monotone=True)
+    sol = hamax.descend(
+        ham, xs, dt=0.02, steps=25, save_energy=True, check_monotone=True
+    )
     E = np.asarray(sol.energies)
     assert np.all(np.diff(E) <= 1e-10 * (1 + np.abs(E[1:]))) and E[-1] < E[0]
 
@@ -75,11 +81,16 @@ def test_dense_gradients_are_W_g(getkey):
     ham, names = build(S.DenseSynapse(use_bias=True), [(2, 2), (3,)], getkey())
     s = ham.synapses["s"]
     s = S.DenseSynapse(W=s.W, b=jr.normal(getkey(), (3,), jnp.float64), use_bias=True)
-    g1, g2 = jr.normal(getkey(), (2, 2), jnp.float64), jr.normal(getkey(), (3,), jnp.float64)
+    g1, g2 = (
+        jr.normal(getkey(), (2, 2), jnp.float64),
+        jr.normal(getkey(), (3,), jnp.float64),
+    )
     d1, d2 = jax.grad(s, argnums=(0, 1))(g1, g2)
     W = np.asarray(s.W)
     np.testing.assert_allclose(d1.reshape(-1), -W @ np.asarray(g2), rtol=1e-12)
-    np.testing.assert_allclose(d2, -W.T @ np.asarray(g1).reshape(-1) - np.asarray(s.b), rtol=1e-12)
+    np.testing.assert_allclose(
+        d2, -W.T @ np.asarray(g1).reshape(-1) - np.asarray(s.b), rtol=1e-12
+    )
 
 
 def np_conv(x, W, stride, pad):
@@ -99,10 +110,18 @@ def np_conv(x, W, stride, pad):
 def np_conv_input_grad(g2, W, stride, pad, in_shape):
     """d/dx <g2, conv(x)>: scatter each output back over its window (transpose)."""
     kh, kw, _, _ = W.shape
-    xp = np.zeros((in_shape[0] + pad[0][0] + pad[0][1], in_shape[1] + pad[1][0] + pad[1][1], in_shape[2]))
+    xp = np.zeros(
+        (
+            in_shape[0] + pad[0][0] + pad[0][1],
+            in_shape[1] + pad[1][0] + pad[1][1],
+            in_shape[2],
+        )
+    )
     for i in range(g2.shape[0]):
         for j in range(g2.shape[1]):
-            xp[i * stride : i * stride + kh, j * stride : j * stride + kw] += np.einsum("hwck,k->hwc", W, g2[i, j])
+            xp[i * stride : i * stride + kh, j * stride : j * stride + kw] += np.einsum(
+                "hwck,k->hwc", W, g2[i, j]
+            )
     return xp[pad[0][0] : pad[0][0] + in_shape[0], pad[1][0] : pad[1][0] + in_shape[1]]
 
 
@@ -114,19 +133,32 @@ def np_conv_input_grad(g2, W, stride, pad, in_shape):
         (2, 1, "VALID", ((0, 0), (0, 0)), [(5, 5, 1), (4, 4, 2)]),
     ],
 )
-def test_conv_gradients_are_conv_and_transpose(kernel, stride, padding, pad, shapes, getkey):
+def test_conv_gradients_are_conv_and_transpose(
+    kernel, stride, padding, pad, shapes, getkey
+):
     ham, names = build(S.ConvSynapse(kernel, stride, padding), shapes, getkey())
     s = ham.synapses["s"]
     _, (g1, g2) = acts(ham, names, getkey())
     d1, d2 = jax.grad(s, argnums=(0, 1))(g1, g2)
     W = np.asarray(s.W)
     np.testing.assert_allclose(d2, -np_conv(np.asarray(g1), W, stride, pad), rtol=1e-11)
-    np.testing.assert_allclose(d1, -np_conv_input_grad(np.asarray(g2), W, stride, pad, shapes[0]), rtol=1e-11)
+    np.testing.assert_allclose(
+        d1, -np_conv_input_grad(np.asarray(g2), W, stride, pad, shapes[0]), rtol=1e-11
+    )
     # and against the jax.lax references
-    fwd = jax.lax.conv_general_dilated(g1[None], s.W, (stride, stride), pad, dimension_numbers=("NHWC", "HWIO", "NHWC"))[0]
+    fwd = jax.lax.conv_general_dilated(
+        g1[None], s.W, (stride, stride), pad, dimension_numbers=("NHWC", "HWIO", "NHWC")
+    )[0]
     np.testing.assert_allclose(d2, -fwd, rtol=1e-12)
     if stride == 1 and padding == "VALID":
-        tr = jax.lax.conv_transpose(g2[None], s.W, (1, 1), "VALID", dimension_numbers=("NHWC", "HWIO", "NHWC"), transpose_kernel=True)[0]
+        tr = jax.lax.conv_transpose(
+            g2[None],
+            s.W,
+            (1, 1),
+            "VALID",
+            dimension_numbers=("NHWC", "HWIO", "NHWC"),
+            transpose_kernel=True,
+        )[0]
         np.testing.assert_allclose(d1, -tr, rtol=1e-12)
 
 
@@ -148,18 +180,30 @@ def test_conv_pool_gradient_is_pooled_conv(kind, getkey):
 
 def test_dense_hidden_gradient_closed_form(getkey):
     shapes = [(2, 3), (4,)]
-    ham, names = build(S.DenseHiddenSynapse(5, L.Softmax(beta=2.0), normalize=True, num_heads=2), shapes, getkey())
+    ham, names = build(
+        S.DenseHiddenSynapse(5, L.Softmax(beta=2.0), normalize=True, num_heads=2),
+        shapes,
+        getkey(),
+    )
     s = ham.synapses["s"]
     _, gs = acts(ham, names, getkey())
     W1, W2 = (np.asarray(w) for w in s.Ws)
     norm = np.sqrt((W1**2).sum(-1, keepdims=True) + (W2**2).sum(-1, keepdims=True))
     W1, W2 = W1 / norm, W2 / norm  # unit-norm memories across both layers
-    np.testing.assert_allclose(np.sqrt((W1**2).sum(-1) + (W2**2).sum(-1)), 1.0, rtol=1e-12)
-    h = np.einsum("khd,d->kh", W1, np.asarray(gs[0]).reshape(-1)) + np.einsum("khd,d->kh", W2, np.asarray(gs[1]))
+    np.testing.assert_allclose(
+        np.sqrt((W1**2).sum(-1) + (W2**2).sum(-1)), 1.0, rtol=1e-12
+    )
+    h = np.einsum("khd,d->kh", W1, np.asarray(gs[0]).reshape(-1)) + np.einsum(
+        "khd,d->kh", W2, np.asarray(gs[1])
+    )
     p = np.exp(2 * h) / np.exp(2 * h).sum(-1, keepdims=True)  # softmax per head
-    np.testing.assert_allclose(s(*gs), -(np.log(np.exp(2 * h).sum(-1)) / 2).sum(), rtol=1e-12)
+    np.testing.assert_allclose(
+        s(*gs), -(np.log(np.exp(2 * h).sum(-1)) / 2).sum(), rtol=1e-12
+    )
     d1, d2 = jax.grad(s, argnums=(0, 1))(*gs)
-    np.testing.assert_allclose(d1.reshape(-1), -np.einsum("khd,kh->d", W1, p), rtol=1e-11)
+    np.testing.assert_allclose(
+        d1.reshape(-1), -np.einsum("khd,kh->d", W1, p), rtol=1e-11
+    )
     np.testing.assert_allclose(d2, -np.einsum("khd,kh->d", W2, p), rtol=1e-11)
 
 
@@ -175,7 +219,9 @@ def test_dense_hidden_relu_is_paper_hn(getkey):
 
 
 def test_self_attention_gradient_is_energy_transformer_update(getkey):
-    ham, names = build(S.SelfAttentionSynapse(num_heads=2, head_dim=3, beta=0.7), [(4, 5)], getkey())
+    ham, names = build(
+        S.SelfAttentionSynapse(num_heads=2, head_dim=3, beta=0.7), [(4, 5)], getkey()
+    )
     s = ham.synapses["s"]
     _, (g,) = acts(ham, names, getkey())
     Wq, Wk, beta, G = np.asarray(s.Wq), np.asarray(s.Wk), 0.7, np.asarray(g)
@@ -197,8 +243,12 @@ def test_nary_closed_form(getkey):
     _, gs = acts(ham, names, getkey())
     a, b, c = (np.asarray(g) for g in gs)
     W = np.asarray(s.W)
-    np.testing.assert_allclose(s(*gs), -np.einsum("i,j,k,ijk->", a, b, c, W), rtol=1e-12)
-    np.testing.assert_allclose(jax.grad(s, argnums=1)(*gs), -np.einsum("i,k,ijk->j", a, c, W), rtol=1e-12)
+    np.testing.assert_allclose(
+        s(*gs), -np.einsum("i,j,k,ijk->", a, b, c, W), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        jax.grad(s, argnums=1)(*gs), -np.einsum("i,k,ijk->j", a, c, W), rtol=1e-12
+    )
 
 
 def test_paper_parameter_counts(getkey):
@@ -207,7 +257,10 @@ def test_paper_parameter_counts(getkey):
     from hamax import zoo
 
     def count(h):
-        return sum(x.size for x in jax.tree_util.tree_leaves(eqx.filter(h.synapses, eqx.is_array)))
+        return sum(
+            x.size
+            for x in jax.tree_util.tree_leaves(eqx.filter(h.synapses, eqx.is_array))
+        )
 
     assert count(zoo.make_hn_mnist(key=getkey())) == 794_000  # Table 1: 0.79M
     assert count(zoo.make_conv_ham_mnist(key=getkey())) == 596_752  # Table 1: 0.60M
@@ -216,21 +269,70 @@ def test_paper_parameter_counts(getkey):
 @pytest.mark.parametrize(
     "make, match",
     [
-        (lambda k: build(S.ConvSynapse(3, strides=2), [(6, 6, 1), (6, 6, 2)], k), r"ConvSynapse with kernel_size=\(3, 3\), strides=\(2, 2\), padding='SAME' maps a \(6, 6\) image to \(3, 3\), but the output layer is \(6, 6\). Change the output layer shape to \(3, 3, 2\)"),
-        (lambda k: build(S.ConvSynapse(3), [(36,), (6, 6, 2)], k), r"ConvSynapse connects image-like layers of shape \(height, width, channels\), got a layer of shape \(36,\)"),
-        (lambda k: S.ConvSynapse(3, padding="FULL"), r"ConvSynapse expected `padding` to be 'SAME', 'VALID'"),
-        (lambda k: S.ConvSynapse((3, 3, 3)), r"ConvSynapse expected `kernel_size` to be a positive int or a pair of them"),
-        (lambda k: S.ConvPoolSynapse(3, pool="median"), r"ConvPoolSynapse expected `pool` to be 'max', 'avg' or 'soft', got 'median'"),
-        (lambda k: build(S.ConvPoolSynapse(3), [(6, 6, 1), (6, 6, 2)], k), r"ConvPoolSynapse maps a \(6, 6\) image to \(3, 3\)"),
-        (lambda k: S.DenseHiddenSynapse(0), r"DenseHiddenSynapse expected `num_hidden` to be a positive int, got 0"),
-        (lambda k: build(S.DenseHiddenSynapse(3, per_token=True), [(4, 3), (5, 3)], k), r"DenseHiddenSynapse\(per_token=True\) needs layers with the same leading \(token\) axes"),
-        (lambda k: build(S.SelfAttentionSynapse(), [(1, 4)], k), r"SelfAttentionSynapse needs at least 2 tokens"),
-        (lambda k: build(S.AttentionSynapse(), [(4,), (3, 2)], k), r"could not infer the parameters of synapse 's'"),
-        (lambda k: S.AttentionSynapse(num_heads=0), r"AttentionSynapse expected `num_heads` to be a positive int, got 0"),
-        (lambda k: S.DenseSynapse()(jnp.ones(2), jnp.ones(2)), r"DenseSynapse has no parameters yet: its shapes are inferred from the layers it connects. Build the HAM with a key"),
-        (lambda k: S.BiasSynapse(b=jnp.ones(3))(jnp.ones((2, 3))), r"BiasSynapse expected activations of shapes \(3,\), got g1.shape=\(2, 3\). hamax functions act on one example"),
-        (lambda k: S.SelfAttentionSynapse(head_dim=2, Wq=jnp.ones((1, 2, 4)), Wk=jnp.ones((1, 2, 4)))(jnp.ones((3, 5))), r"SelfAttentionSynapse expected `g` of shape \(tokens, 4\), got g.shape=\(3, 5\)"),
-        (lambda k: S.NaryDenseSynapse(W=jnp.ones((2, 2)))(jnp.ones(2), jnp.ones(3)), r"NaryDenseSynapse with W.shape=\(2, 2\) expected activations"),
+        (
+            lambda k: build(S.ConvSynapse(3, strides=2), [(6, 6, 1), (6, 6, 2)], k),
+            r"ConvSynapse with kernel_size=\(3, 3\), strides=\(2, 2\), padding='SAME' maps a \(6, 6\) image to \(3, 3\), but the output layer is \(6, 6\). Change the output layer shape to \(3, 3, 2\)",
+        ),
+        (
+            lambda k: build(S.ConvSynapse(3), [(36,), (6, 6, 2)], k),
+            r"ConvSynapse connects image-like layers of shape \(height, width, channels\), got a layer of shape \(36,\)",
+        ),
+        (
+            lambda k: S.ConvSynapse(3, padding="FULL"),
+            r"ConvSynapse expected `padding` to be 'SAME', 'VALID'",
+        ),
+        (
+            lambda k: S.ConvSynapse((3, 3, 3)),
+            r"ConvSynapse expected `kernel_size` to be a positive int or a pair of them",
+        ),
+        (
+            lambda k: S.ConvPoolSynapse(3, pool="median"),
+            r"ConvPoolSynapse expected `pool` to be 'max', 'avg' or 'soft', got 'median'",
+        ),
+        (
+            lambda k: build(S.ConvPoolSynapse(3), [(6, 6, 1), (6, 6, 2)], k),
+            r"ConvPoolSynapse maps a \(6, 6\) image to \(3, 3\)",
+        ),
+        (
+            lambda k: S.DenseHiddenSynapse(0),
+            r"DenseHiddenSynapse expected `num_hidden` to be a positive int, got 0",
+        ),
+        (
+            lambda k: build(
+                S.DenseHiddenSynapse(3, per_token=True), [(4, 3), (5, 3)], k
+            ),
+            r"DenseHiddenSynapse\(per_token=True\) needs layers with the same leading \(token\) axes",
+        ),
+        (
+            lambda k: build(S.SelfAttentionSynapse(), [(1, 4)], k),
+            r"SelfAttentionSynapse needs at least 2 tokens",
+        ),
+        (
+            lambda k: build(S.AttentionSynapse(), [(4,), (3, 2)], k),
+            r"could not infer the parameters of synapse 's'",
+        ),
+        (
+            lambda k: S.AttentionSynapse(num_heads=0),
+            r"AttentionSynapse expected `num_heads` to be a positive int, got 0",
+        ),
+        (
+            lambda k: S.DenseSynapse()(jnp.ones(2), jnp.ones(2)),
+            r"DenseSynapse has no parameters yet: its shapes are inferred from the layers it connects. Build the HAM with a key",
+        ),
+        (
+            lambda k: S.BiasSynapse(b=jnp.ones(3))(jnp.ones((2, 3))),
+            r"BiasSynapse expected activations of shapes \(3,\), got g1.shape=\(2, 3\). hamax functions act on one example",
+        ),
+        (
+            lambda k: S.SelfAttentionSynapse(
+                head_dim=2, Wq=jnp.ones((1, 2, 4)), Wk=jnp.ones((1, 2, 4))
+            )(jnp.ones((3, 5))),
+            r"SelfAttentionSynapse expected `g` of shape \(tokens, 4\), got g.shape=\(3, 5\)",
+        ),
+        (
+            lambda k: S.NaryDenseSynapse(W=jnp.ones((2, 2)))(jnp.ones(2), jnp.ones(3)),
+            r"NaryDenseSynapse with W.shape=\(2, 2\) expected activations",
+        ),
     ],
 )
 def test_errors(make, match, getkey):

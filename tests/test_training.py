@@ -23,7 +23,10 @@ def test_loss_falls_and_step_compiles_once(getkey):
         return -0.01 * jnp.sum(g)
 
     ham = hamax.HAM(
-        {"image": hamax.NeuronLayer(L.Tanh(), 8), "label": hamax.NeuronLayer(L.Softmax(), 3)},
+        {
+            "image": hamax.NeuronLayer(L.Tanh(), 8),
+            "label": hamax.NeuronLayer(L.Softmax(), 3),
+        },
         {"mem": S.DenseHiddenSynapse(16), "bias": counting_bias},
         [(("image", "label"), "mem"), (("label",), "bias")],
         key=getkey(),
@@ -33,7 +36,9 @@ def test_loss_falls_and_step_compiles_once(getkey):
     x, y = toy_data(64, getkey())
     losses = []
     for i in range(20):
-        ham, opt_state, loss, acc = T.make_step(ham, opt_state, x, y, optim=optim, steps=4, dt=0.4)
+        ham, opt_state, loss, acc = T.make_step(
+            ham, opt_state, x, y, optim=optim, steps=4, dt=0.4
+        )
         losses.append(float(loss))
         if i == 0:
             after_first = len(traces)
@@ -47,7 +52,15 @@ def test_gradient_of_loss_matches_finite_differences(getkey):
     x, y = toy_data(5, getkey())
 
     def loss(W):
-        h = hamax.HAM(ham.neurons, {"memories": S.DenseHiddenSynapse(6, Ws=(W, ham.synapses["memories"].Ws[1]))}, ham.connections)
+        h = hamax.HAM(
+            ham.neurons,
+            {
+                "memories": S.DenseHiddenSynapse(
+                    6, Ws=(W, ham.synapses["memories"].Ws[1])
+                )
+            },
+            ham.connections,
+        )
         return T.classification_loss(h, x, y, steps=4, dt=0.4)[0]
 
     W = ham.synapses["memories"].Ws[0]
@@ -56,7 +69,9 @@ def test_gradient_of_loss_matches_finite_differences(getkey):
     g = jax.grad(loss)(W)
     E = np.zeros(W.shape)
     E[0, 2, 3] = 1e-6
-    np.testing.assert_allclose(g[0, 2, 3], (loss(W + E) - loss(W - E)) / 2e-6, rtol=1e-6)
+    np.testing.assert_allclose(
+        g[0, 2, 3], (loss(W + E) - loss(W - E)) / 2e-6, rtol=1e-6
+    )
 
 
 def synthetic_mnist(n_train=120, n_test=40, seed=0):
@@ -65,23 +80,37 @@ def synthetic_mnist(n_train=120, n_test=40, seed=0):
     x = rng.integers(0, 60, (n_train + n_test, 28, 28)).astype(np.uint8)
     for i, label in enumerate(y):  # a bright bar whose position is the label
         x[i, 2 + 2 * label : 4 + 2 * label, 4:24] = 250
-    return {"x_train": x[:n_train], "y_train": y[:n_train], "x_test": x[n_train:], "y_test": y[n_train:]}
+    return {
+        "x_train": x[:n_train],
+        "y_train": y[:n_train],
+        "x_test": x[n_train:],
+        "y_test": y[n_train:],
+    }
 
 
 def test_train_classifier_learns_and_resumes_identically(tmp_path):
     data = synthetic_mnist()
-    kw = dict(epochs=2, batch_size=40, hyperparams={"num_hidden": 32}, progress=False, seed=3)
+    kw = dict(
+        epochs=2, batch_size=40, hyperparams={"num_hidden": 32}, progress=False, seed=3
+    )
     full = T.train_classifier("hn_relu_mnist", data, out_dir=tmp_path / "a", **kw)
     assert full.history[-1]["test_accuracy"] > 0.5
     assert (tmp_path / "a" / "metrics.csv").read_text().startswith("epoch,train_loss")
     # one epoch, then resume to two: the same parameters bit for bit
-    T.train_classifier("hn_relu_mnist", data, out_dir=tmp_path / "b", **{**kw, "epochs": 1})
+    T.train_classifier(
+        "hn_relu_mnist", data, out_dir=tmp_path / "b", **{**kw, "epochs": 1}
+    )
     resumed = T.train_classifier("hn_relu_mnist", data, out_dir=tmp_path / "b", **kw)
     assert len(resumed.history) == 2
-    for a, b in zip(full.ham.synapses["memories"].Ws, resumed.ham.synapses["memories"].Ws):
+    for a, b in zip(
+        full.ham.synapses["memories"].Ws, resumed.ham.synapses["memories"].Ws
+    ):
         np.testing.assert_array_equal(a, b)
+
     def timeless(history):
-        return [{k: v for k, v in row.items() if k != "epoch_seconds"} for row in history]
+        return [
+            {k: v for k, v in row.items() if k != "epoch_seconds"} for row in history
+        ]
 
     assert timeless(resumed.history) == timeless(full.history)
 
@@ -90,9 +119,14 @@ def test_train_classifier_errors(tmp_path):
     import pytest
 
     data = synthetic_mnist(20, 5)
-    with pytest.raises(ValueError, match=r"Unknown model 'hn_mnist'; choose one of hn_relu_mnist"):
+    with pytest.raises(
+        ValueError, match=r"Unknown model 'hn_mnist'; choose one of hn_relu_mnist"
+    ):
         T.train_classifier("hn_mnist", data, epochs=1)
-    with pytest.raises(ValueError, match=r"train_classifier got 20 training images, fewer than one batch of 400"):
+    with pytest.raises(
+        ValueError,
+        match=r"train_classifier got 20 training images, fewer than one batch of 400",
+    ):
         T.train_classifier("hn_relu_mnist", data, epochs=1)
     with pytest.raises(ValueError, match=r"train_classifier expected epochs >= 1"):
         T.train_classifier("hn_relu_mnist", data, epochs=0)

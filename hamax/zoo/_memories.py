@@ -10,7 +10,7 @@ from ..synapses import DenseHiddenSynapse, DenseSynapse, SelfAttentionSynapse
 
 
 def make_classical_hopfield(
-    patterns: Float[Array, "p n"], *, beta: float = 2.0, dtype=None
+    patterns: Float[Array, "..."], *, beta: float = 2.0, dtype=None
 ) -> HAM:
     r"""A classical (Hopfield 1982) network storing ±1 `patterns` by Hebb's rule.
 
