@@ -269,3 +269,25 @@ def test_nan_initial_state_is_reported(getkey):
     xs["hidden"] = xs["hidden"].at[0].set(jnp.nan)
     with pytest.raises(Exception, match=r"descend: x0\['hidden'\] contains NaN or inf"):
         hamax.descend(ham, xs, dt=0.1, steps=2)
+
+
+def test_ode_path_matches_tiny_dt_euler(getkey):
+    pytest.importorskip("diffrax")
+    from hamax.ode import solve_ode
+
+    ham = bounded_ham(getkey())
+    xs = ham.init_states(scale=1.0, key=getkey())
+    euler = hamax.descend(ham, xs, dt=1e-3, steps=1000, clamp=["image"])  # t = 1
+    ode = solve_ode(
+        ham, xs, clamp=["image"], t1=1.0, steady_state=False, rtol=1e-9, atol=1e-9
+    )
+    assert ode.result == hamax.RESULTS.successful
+    assert tree_allclose(ode.states, euler.states, rtol=0, atol=2e-3)
+    np.testing.assert_array_equal(ode.states["image"], xs["image"])
+    # run to a steady state: a fixed point, with a lower energy
+    steady = solve_ode(ham, xs, clamp=["image"], t1=1e3)
+    grad = ham.energy_grad(steady.states)
+    assert max(float(jnp.max(jnp.abs(grad[k]))) for k in ("hidden", "label")) < 1e-3
+    assert float(steady.energy) < float(ham.energy(xs))
+    short = solve_ode(ham, xs, clamp=["image"], t1=1e-2, throw=False)
+    assert short.result == hamax.RESULTS.max_steps_reached
