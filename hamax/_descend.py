@@ -4,7 +4,9 @@ from typing import Any
 
 import equinox as eqx
 import jax
+import jax.flatten_util
 import jax.numpy as jnp
+import jax.scipy.sparse.linalg
 import jax.tree_util as jtu
 from jax import lax
 
@@ -59,6 +61,7 @@ class _Config:
     check_monotone: bool
     monotone_rtol: float
     checkpoint: bool
+    adjoint: str
     throw: bool
 
     @property
@@ -120,6 +123,7 @@ def descend(
     check_monotone: bool = False,
     monotone_rtol: float = 1e-5,
     checkpoint: bool = False,
+    adjoint: str = "bptt",
     throw: bool = True,
 ) -> Solution:
     r"""Run the dynamics $x \leftarrow x - \frac{dt}{\tau}\,\partial E/\partial g$.
@@ -145,6 +149,12 @@ def descend(
       where the energy rose by more than `monotone_rtol * (1 + |E|)`.
     - `checkpoint`: rematerialise each step in the backward pass
       (`jax.checkpoint`), trading compute for memory when differentiating.
+    - `adjoint`: how gradients flow through the descent. `"bptt"` (default)
+      differentiates the loop (add `checkpoint=True` to save memory);
+      `"implicit"` (needs `stop=`) differentiates the fixed point with the
+      implicit function theorem, $dx^*/d\theta = -(\partial r/\partial x)^{-1}
+      \partial r/\partial\theta$ for the residual $r = \partial E/\partial g$,
+      solved matrix-free with GMRES: memory does not grow with the number of steps.
     - `throw`: raise on any result other than success; otherwise return it in
       `solution.result`.
 
@@ -162,6 +172,15 @@ def descend(
             "descend expected exactly one of `steps` (a fixed number of steps) or "
             "`stop` (e.g. hamax.Converged(atol=1e-5, max_steps=1000)), got "
             f"steps={steps!r}, stop={stop!r}."
+        )
+    if adjoint not in ("bptt", "implicit"):
+        raise ValueError(
+            f"descend expected `adjoint` to be 'bptt' or 'implicit', got {adjoint!r}."
+        )
+    if adjoint == "implicit" and stop is None:
+        raise ValueError(
+            "descend(adjoint='implicit') differentiates a fixed point, so it needs "
+            "`stop=hamax.Converged(...)` instead of a fixed number of `steps`."
         )
     if steps is not None and not (isinstance(steps, int) and steps >= 0):
         raise ValueError(f"descend expected `steps` to be an int >= 0, got {steps!r}.")
@@ -184,6 +203,7 @@ def descend(
         check_monotone=check_monotone,
         monotone_rtol=monotone_rtol,
         checkpoint=checkpoint,
+        adjoint=adjoint,
         throw=throw,
     )
     dtype = jnp.result_type(*x0.values())
@@ -201,6 +221,111 @@ def _descend(ham: HAM, x0: States, masks, dt, cfg: _Config) -> Solution:
         for k, v in x0.items()
     }
     dt = eqx.error_if(dt, ~(dt > 0), "descend: `dt` must be > 0.")
+    if cfg.adjoint == "implicit":
+        out = _implicit_loop((ham, x0), masks, dt, cfg)
+    else:
+        out = _run_loop(ham, x0, masks, dt, cfg)
+    free = tuple(k for k in ham.neurons if k not in cfg.clamped)
+    system = _FreeSystem.build(ham, x0, cfg.clamped)
+    x_final = out["x"]
+    n = out["i"]
+    E_final = None
+    if cfg.need_energy:
+        E_final = system.energy(x_final)
+        if cfg.save_energy:
+            out["energies"] = out["energies"].at[n].set(E_final)
+    if cfg.save_states:
+        out["traj"] = _write(out["traj"], n, {**x0, **x_final})
+    if cfg.save_components:
+        out["comps"] = _write(out["comps"], n, system.components(x_final))
+
+    R: Any = RESULTS  # mypy reads eqx.Enumeration members as str
+    result = R.where(
+        out["failed_step"] >= 0,
+        R.nonfinite,
+        R.where(
+            jnp.asarray(cfg.check_monotone) & (out["first_increase"] >= 0),
+            R.energy_increased,
+            R.where(
+                jnp.asarray(cfg.stop is None) | out["done"],
+                R.successful,
+                R.max_steps_reached,
+            ),
+        ),
+    )
+    failed_step = jnp.where(
+        out["failed_step"] >= 0, out["failed_step"], out["first_increase"]
+    )
+    sol = Solution(
+        states={**x0, **x_final},
+        num_steps=n,
+        result=result,
+        energy=E_final,
+        energies=out["energies"],
+        energy_components=out["comps"],
+        trajectory=out["traj"],
+        failed_step=failed_step if cfg.check_monotone else out["failed_step"],
+        failed_layer=out["failed_layer"],
+        energy_increase=out["increase"],
+        failed_layers_order=free,
+    )
+    if cfg.throw:
+        sol = result.error_if(sol, result != RESULTS.successful)
+    return sol
+
+
+@eqx.filter_custom_vjp
+def _implicit_loop(ham_x0, masks, dt, cfg: _Config):
+    """The converged loop, differentiated by the implicit function theorem."""
+    ham, x0 = ham_x0
+    return _run_loop(ham, x0, masks, dt, cfg)
+
+
+@_implicit_loop.def_fwd
+def _implicit_loop_fwd(perturbed, ham_x0, masks, dt, cfg):
+    del perturbed
+    ham, x0 = ham_x0
+    out = _run_loop(ham, x0, masks, dt, cfg)
+    return out, out["x"]
+
+
+@_implicit_loop.def_bwd
+def _implicit_loop_bwd(x_star, grad_out, perturbed, ham_x0, masks, dt, cfg):
+    # At the fixed point r(x*, theta) = 0 with r = dE/dg on the free layers, so
+    # dx*/dtheta = -(dr/dx)^{-1} dr/dtheta. With the cotangent y of x*, solve
+    # (dr/dx)^T lam = y matrix-free (GMRES on vector-Jacobian products), then the
+    # cotangent of theta is -(dr/dtheta)^T lam. Nothing depends on the number of
+    # steps the forward pass took.
+    del perturbed, dt
+    ybar = grad_out["x"]
+    params, static = eqx.partition(ham_x0, eqx.is_inexact_array)
+
+    def residual(x, p):
+        ham, x0 = eqx.combine(p, static)
+        system = _FreeSystem.build(ham, x0, cfg.clamped)
+        _, grad = system.energy_and_grad(x, need_energy=False)
+        return {
+            k: jnp.where(masks[k], x[k] - x0[k], grad[k]) if k in masks else grad[k]
+            for k in x
+        }
+
+    _, vjp_x = jax.vjp(lambda x: residual(x, params), x_star)
+    flat, unravel = jax.flatten_util.ravel_pytree(ybar)
+    tol = 1e-10 if flat.dtype == jnp.float64 else 1e-6
+
+    def matvec(v):
+        return jax.flatten_util.ravel_pytree(vjp_x(unravel(v))[0])[0]
+
+    lam, _ = jax.scipy.sparse.linalg.gmres(
+        matvec, flat, tol=tol, restart=40, maxiter=25
+    )
+    _, vjp_p = jax.vjp(lambda p: residual(x_star, p), params)
+    (gp,) = vjp_p(jtu.tree_map(jnp.negative, unravel(lam)))
+    return gp
+
+
+def _run_loop(ham: HAM, x0: States, masks, dt, cfg: _Config) -> dict[str, Any]:
+    """Build the loop for `cfg` and run it (scan or while); the raw carry."""
     free = tuple(k for k in ham.neurons if k not in cfg.clamped)
     system = _FreeSystem.build(ham, x0, cfg.clamped)
 
@@ -286,51 +411,7 @@ def _descend(ham: HAM, x0: States, masks, dt, cfg: _Config) -> Solution:
 
         out = lax.while_loop(cond, body, init)
 
-    x_final = out["x"]
-    n = out["i"]
-    E_final = None
-    if cfg.need_energy:
-        E_final = system.energy(x_final)
-        if cfg.save_energy:
-            out["energies"] = out["energies"].at[n].set(E_final)
-    if cfg.save_states:
-        out["traj"] = _write(out["traj"], n, {**x0, **x_final})
-    if cfg.save_components:
-        out["comps"] = _write(out["comps"], n, system.components(x_final))
-
-    R: Any = RESULTS  # mypy reads eqx.Enumeration members as str
-    result = R.where(
-        out["failed_step"] >= 0,
-        R.nonfinite,
-        R.where(
-            jnp.asarray(cfg.check_monotone) & (out["first_increase"] >= 0),
-            R.energy_increased,
-            R.where(
-                jnp.asarray(cfg.stop is None) | out["done"],
-                R.successful,
-                R.max_steps_reached,
-            ),
-        ),
-    )
-    failed_step = jnp.where(
-        out["failed_step"] >= 0, out["failed_step"], out["first_increase"]
-    )
-    sol = Solution(
-        states={**x0, **x_final},
-        num_steps=n,
-        result=result,
-        energy=E_final,
-        energies=out["energies"],
-        energy_components=out["comps"],
-        trajectory=out["traj"],
-        failed_step=failed_step if cfg.check_monotone else out["failed_step"],
-        failed_layer=out["failed_layer"],
-        energy_increase=out["increase"],
-        failed_layers_order=free,
-    )
-    if cfg.throw:
-        sol = result.error_if(sol, result != RESULTS.successful)
-    return sol
+    return out
 
 
 def _buffer(tree, n):

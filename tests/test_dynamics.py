@@ -291,3 +291,46 @@ def test_ode_path_matches_tiny_dt_euler(getkey):
     assert float(steady.energy) < float(ham.energy(xs))
     short = solve_ode(ham, xs, clamp=["image"], t1=1e-2, throw=False)
     assert short.result == hamax.RESULTS.max_steps_reached
+
+
+def test_implicit_gradient_equals_bptt_at_fixed_point_and_fd(getkey):
+    ham = bounded_ham(getkey())
+    xs = ham.init_states(scale=1.0, key=getkey())
+    stop = hamax.Converged(atol=1e-12, max_steps=20000)
+
+    def loss(W, adjoint):
+        h = hamax.HAM(
+            ham.neurons, {**ham.synapses, "d1": DenseSynapse(W=W)}, ham.connections
+        )
+        if adjoint == "long-bptt":
+            out = hamax.descend(h, xs, dt=0.2, steps=800, clamp=["image"])
+        else:
+            out = hamax.descend(
+                h, xs, dt=0.2, stop=stop, clamp=["image"], adjoint=adjoint
+            )
+        return jnp.sum(out.states["label"] ** 2) + jnp.sum(
+            jnp.sin(out.states["hidden"])
+        )
+
+    W = ham.synapses["d1"].W
+    g_imp = jax.grad(loss)(W, "implicit")
+    g_bptt = jax.grad(loss)(W, "long-bptt")  # BPTT through a converged trajectory
+    np.testing.assert_allclose(g_imp, g_bptt, rtol=1e-6, atol=1e-9)
+    E = np.zeros(W.shape)
+    E[3, 1] = 1e-6
+    fd = (loss(W + E, "implicit") - loss(W - E, "implicit")) / 2e-6
+    np.testing.assert_allclose(g_imp[3, 1], fd, rtol=1e-5)
+
+
+def test_implicit_requires_stop(getkey):
+    ham = bounded_ham(getkey())
+    with pytest.raises(
+        ValueError,
+        match=r"descend\(adjoint='implicit'\) differentiates a fixed point, so it needs `stop=",
+    ):
+        hamax.descend(ham, ham.init_states(), steps=3, adjoint="implicit")
+    with pytest.raises(
+        ValueError,
+        match=r"descend expected `adjoint` to be 'bptt' or 'implicit', got 'adjoint'",
+    ):
+        hamax.descend(ham, ham.init_states(), steps=3, adjoint="adjoint")
