@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/hamax demo --out $(OUT)
+	$(BIN)/hamax demo --out $(OUT) $(DEMO_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check hamax tests benchmarks

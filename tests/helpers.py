@@ -167,6 +167,11 @@ def _synapse_cases():
         (S.DenseHiddenSynapse(6, L.RePU(n=3.0), per_token=True), [(4, 3)]),
         (S.AttentionSynapse(num_heads=2, head_dim=3), [(4, 5), (3, 2)]),
         (S.SelfAttentionSynapse(num_heads=2, head_dim=3, beta=0.7), [(4, 5)]),
+        (
+            S.AttentionSynapse(num_heads=2, head_dim=3),
+            [(3,), (2, 2, 4)],
+        ),  # label -> image tokens
+        (S.SelfAttentionSynapse(num_heads=1, head_dim=2), [(2, 3, 4)]),
         (S.NaryDenseSynapse(), [(2,), (3,), (2,)]),
     ]
 

@@ -308,8 +308,8 @@ def test_paper_parameter_counts(getkey):
             r"SelfAttentionSynapse needs at least 2 tokens",
         ),
         (
-            lambda k: build(S.AttentionSynapse(), [(4,), (3, 2)], k),
-            r"could not infer the parameters of synapse 's'",
+            lambda k: build(S.SelfAttentionSynapse(), [(6,)], k),
+            r"could not infer the parameters of synapse 's' .*SelfAttentionSynapse needs at least 2 tokens, got a layer of shape \(6,\)",
         ),
         (
             lambda k: S.AttentionSynapse(num_heads=0),
@@ -327,7 +327,7 @@ def test_paper_parameter_counts(getkey):
             lambda k: S.SelfAttentionSynapse(
                 head_dim=2, Wq=jnp.ones((1, 2, 4)), Wk=jnp.ones((1, 2, 4))
             )(jnp.ones((3, 5))),
-            r"SelfAttentionSynapse expected `g` of shape \(tokens, 4\), got g.shape=\(3, 5\)",
+            r"SelfAttentionSynapse expected `g` with 4 features on its last axis \(shape \(..., 4\)\), got g.shape=\(3, 5\)",
         ),
         (
             lambda k: S.NaryDenseSynapse(W=jnp.ones((2, 2)))(jnp.ones(2), jnp.ones(3)),

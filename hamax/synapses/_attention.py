@@ -22,13 +22,21 @@ def _attention_energy(Wq, Wk, gq, gk, beta, exclude_self: bool):
     return -jnp.sum(jax.nn.logsumexp(logits, axis=-1)) / beta
 
 
-def _check_tokens(owner, W, g, arg):
-    if g.ndim != 2 or g.shape[-1] != W.shape[-1]:
+def token_dim(shape: tuple[int, ...]) -> int:
+    """Feature size of a layer seen as tokens: the last axis; a 1-D layer is one
+    token."""
+    return shape[-1]
+
+
+def as_tokens(owner, W, g, arg):
+    """View a layer as (tokens, features): leading axes are flattened (an image
+    (h, w, c) is h*w tokens), a vector is a single token."""
+    if g.ndim == 0 or g.shape[-1] != W.shape[-1]:
         raise ValueError(
-            f"{owner} expected `{arg}` of shape (tokens, {W.shape[-1]}), got "
-            f"{arg}.shape={g.shape}. hamax functions act on one example; batch "
-            "with jax.vmap."
+            f"{owner} expected `{arg}` with {W.shape[-1]} features on its last axis "
+            f"(shape (..., {W.shape[-1]})), got {arg}.shape={g.shape}."
         )
+    return g.reshape(-1, g.shape[-1])
 
 
 class _AttentionBase(AbstractSynapse):
@@ -77,7 +85,10 @@ class _AttentionBase(AbstractSynapse):
 
 
 class AttentionSynapse(_AttentionBase):
-    r"""Cross-attention energy between a query layer and a key layer (tokens, dim).
+    r"""Cross-attention energy between a query layer and a key layer.
+
+    Layers are seen as tokens along their last axis: `(tokens, d)`, an image-like
+    `(h, w, c)` layer is `h*w` tokens of `c` features, a vector is one token.
 
     $E = -\frac1\beta \sum_h \sum_C \log \sum_B \exp(\beta\, K^h_B \cdot Q^h_C)$
     with $Q^h = g_1 W_Q^{h\top}$ (queries) and $K^h = g_2 W_K^{h\top}$ (keys), the
@@ -93,20 +104,22 @@ class AttentionSynapse(_AttentionBase):
     arity = 2
 
     def init(self, shapes, *, dtype=None, key: PRNGKeyArray):
-        (_, dq), (_, dk) = shapes
-        return self._init(dq, dk, dtype, key)
+        sq, sk = shapes
+        return self._init(token_dim(sq), token_dim(sk), dtype, key)
 
     @jax.named_scope("hamax.AttentionSynapse")
-    def __call__(self, g1: Float[Array, "c d"], g2: Float[Array, "b d2"]) -> Scalar:
+    def __call__(self, g1: Float[Array, "*c d"], g2: Float[Array, "*b d2"]) -> Scalar:
         Wq = require_param(self.Wq, "AttentionSynapse")
         Wk = require_param(self.Wk, "AttentionSynapse")
-        _check_tokens("AttentionSynapse", Wq, g1, "g1")
-        _check_tokens("AttentionSynapse", Wk, g2, "g2")
-        return _attention_energy(Wq, Wk, g1, g2, self._beta(), exclude_self=False)
+        q = as_tokens("AttentionSynapse", Wq, g1, "g1")
+        k = as_tokens("AttentionSynapse", Wk, g2, "g2")
+        return _attention_energy(Wq, Wk, q, k, self._beta(), exclude_self=False)
 
 
 class SelfAttentionSynapse(_AttentionBase):
     r"""Self-attention energy of one token layer (Energy Transformer, eq. 3).
+
+    The layer is seen as tokens along its last axis, as in `AttentionSynapse`.
 
     $E = -\frac1\beta \sum_h \sum_C \log \sum_{B \ne C} \exp(\beta\, K^h_B \cdot
     Q^h_C)$ with $Q^h = g W_Q^{h\top}$ and $K^h = g W_K^{h\top}$. Its negative
@@ -118,8 +131,8 @@ class SelfAttentionSynapse(_AttentionBase):
     arity = 1
 
     def init(self, shapes, *, dtype=None, key: PRNGKeyArray):
-        ((n, d),) = shapes
-        if n < 2:
+        ((*lead, d),) = shapes
+        if len(lead) == 0 or math.prod(lead) < 2:
             raise ValueError(
                 f"SelfAttentionSynapse needs at least 2 tokens, got a layer of shape "
                 f"{shapes[0]}."
@@ -127,8 +140,8 @@ class SelfAttentionSynapse(_AttentionBase):
         return self._init(d, d, dtype, key)
 
     @jax.named_scope("hamax.SelfAttentionSynapse")
-    def __call__(self, g: Float[Array, "n d"]) -> Scalar:
+    def __call__(self, g: Float[Array, "*n d"]) -> Scalar:
         Wq = require_param(self.Wq, "SelfAttentionSynapse")
         Wk = require_param(self.Wk, "SelfAttentionSynapse")
-        _check_tokens("SelfAttentionSynapse", Wq, g, "g")
-        return _attention_energy(Wq, Wk, g, g, self._beta(), exclude_self=True)
+        t = as_tokens("SelfAttentionSynapse", Wq, g, "g")
+        return _attention_energy(Wq, Wk, t, t, self._beta(), exclude_self=True)

@@ -3,7 +3,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, Int
 
-from .._descend import descend
+from .._descend import Converged, descend
 from .._ham import HAM
 from ..lagrangians import Softmax
 
@@ -33,9 +33,15 @@ def forward(
     image: str = "image",
     label: str = "label",
     checkpoint: bool = False,
+    stop: Converged | None = None,
+    adjoint: str = "bptt",
 ) -> Float[Array, "n ..."]:
     """Classification as association: clamp each image, descend, return the final
-    states of the `label` layer (batched with `jax.vmap`)."""
+    states of the `label` layer (batched with `jax.vmap`).
+
+    Runs `steps` Euler steps of size `dt`, or, with `stop`, until converged (then
+    `adjoint="implicit"` differentiates the fixed point in constant memory).
+    """
     shape = ham.neurons[image].shape
     images = images.reshape(images.shape[0], *shape)
     x0 = ham.init_states(dtype=images.dtype)
@@ -45,9 +51,11 @@ def forward(
             ham,
             {**x0, image: img},
             dt=dt,
-            steps=steps,
+            steps=None if stop is not None else steps,
+            stop=stop,
             clamp=[image],
             checkpoint=checkpoint,
+            adjoint=adjoint,
         )
         return sol.states[label]
 

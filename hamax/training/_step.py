@@ -4,6 +4,7 @@ import jax.numpy as jnp
 import optax
 from jaxtyping import Array, Float, Int
 
+from .._descend import Converged
 from .._ham import HAM
 from ._classify import accuracy, cross_entropy, forward, log_probs
 
@@ -34,11 +35,21 @@ def classification_loss(
     image: str = "image",
     label: str = "label",
     checkpoint: bool = False,
+    stop: Converged | None = None,
+    adjoint: str = "bptt",
 ):
-    """Cross-entropy of the label layer after `steps` of descent with the image
-    clamped. Returns `(loss, accuracy)`."""
+    """Cross-entropy of the label layer after `steps` of descent (or descent to
+    convergence with `stop`) with the image clamped. Returns `(loss, accuracy)`."""
     x = forward(
-        ham, images, steps=steps, dt=dt, image=image, label=label, checkpoint=checkpoint
+        ham,
+        images,
+        steps=steps,
+        dt=dt,
+        image=image,
+        label=label,
+        checkpoint=checkpoint,
+        stop=stop,
+        adjoint=adjoint,
     )
     logp = log_probs(ham, label, x)
     return cross_entropy(logp, labels), accuracy(logp, labels)
@@ -57,6 +68,8 @@ def make_step(
     image: str = "image",
     label: str = "label",
     checkpoint: bool = False,
+    stop: Converged | None = None,
+    adjoint: str = "bptt",
 ):
     """One jitted training step (backprop through the descent, then `optim`).
 
@@ -74,6 +87,8 @@ def make_step(
             image=image,
             label=label,
             checkpoint=checkpoint,
+            stop=stop,
+            adjoint=adjoint,
         )
 
     (loss, acc), grads = eqx.filter_value_and_grad(loss_fn, has_aux=True)(ham)

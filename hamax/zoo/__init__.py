@@ -6,6 +6,7 @@ from ._classifiers import (
     make_conv_ham as make_conv_ham,
     make_conv_ham_cifar10 as make_conv_ham_cifar10,
     make_conv_ham_mnist as make_conv_ham_mnist,
+    make_energy_attention_mnist as make_energy_attention_mnist,
     make_hn as make_hn,
     make_hn_cifar10 as make_hn_cifar10,
     make_hn_mnist as make_hn_mnist,

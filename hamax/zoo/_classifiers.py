@@ -3,12 +3,19 @@
 import dataclasses
 from collections.abc import Callable
 
+import jax.numpy as jnp
 from jaxtyping import PRNGKeyArray
 
 from .._ham import HAM
 from .._neurons import NeuronLayer
 from ..lagrangians import ReLU, Softmax, Tanh
-from ..synapses import ConvPoolSynapse, DenseHiddenSynapse
+from ..synapses import (
+    AttentionSynapse,
+    ConvPoolSynapse,
+    ConvSynapse,
+    DenseHiddenSynapse,
+    SelfAttentionSynapse,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -148,10 +155,46 @@ def make_conv_ham_cifar10(*, pool: str = "max", key: PRNGKeyArray, dtype=None) -
     )
 
 
+def make_energy_attention_mnist(
+    *,
+    tokens: tuple[int, int, int] = (7, 7, 128),
+    cross_heads: int = 2,
+    self_heads: int = 4,
+    head_dim: int = 64,
+    key: PRNGKeyArray,
+    dtype=None,
+) -> HAM:
+    """The "attention and convolutions" HAM of the original HAMUX examples.
+
+    A 4x4 stride-4 convolution turns the image into a grid of tokens (a tanh layer
+    with a learnable resting state); the label attends to the tokens
+    (cross-attention) and the tokens attend to each other (self-attention).
+    """
+    neurons = {
+        "image": NeuronLayer(Tanh(), (28, 28, 1)),
+        "tokens": NeuronLayer(Tanh(), tokens, bias=jnp.zeros(tokens, dtype)),
+        "label": NeuronLayer(Softmax(), 10),
+    }
+    synapses = {
+        "patches": ConvSynapse((4, 4), 4, 0),
+        "cross": AttentionSynapse(cross_heads, head_dim),
+        "self": SelfAttentionSynapse(self_heads, head_dim),
+    }
+    connections = [
+        (("image", "tokens"), "patches"),
+        (("label", "tokens"), "cross"),
+        (("tokens",), "self"),
+    ]
+    return HAM(neurons, synapses, connections, key=key, dtype=dtype)
+
+
 CLASSIFIERS: dict[str, ClassifierSpec] = {
     "hn_relu_mnist": ClassifierSpec(make_hn_mnist, "mnist", steps=4, dt=0.4),
     "hn_softmax_mnist": ClassifierSpec(make_hn_softmax_mnist, "mnist", steps=4, dt=0.4),
     "conv_ham_mnist": ClassifierSpec(make_conv_ham_mnist, "mnist", steps=7, dt=0.3),
+    "energy_attention_mnist": ClassifierSpec(
+        make_energy_attention_mnist, "mnist", steps=5, dt=0.4
+    ),
     "hn_relu_cifar10": ClassifierSpec(make_hn_cifar10, "cifar10", steps=4, dt=0.4),
     "hn_softmax_cifar10": ClassifierSpec(
         make_hn_softmax_cifar10, "cifar10", steps=4, dt=0.4

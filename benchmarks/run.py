@@ -1,0 +1,277 @@
+"""`make bench`: hamax against the original HAMUX (hamux==0.2.2) and the hardware.
+
+Runs the same workloads on both libraries in one run and writes a table of median
+times, their ratio (hamax / hamux), the FLOP rate XLA's cost model attributes to
+each compiled hamax program, and that rate as a fraction of a float32 matmul
+roofline measured in the same run. hamux runs in its own venv (created on first
+use, with `fastcore`, which hamux 0.2.2 needs but does not declare).
+
+    python benchmarks/run.py --out bench-results [--repeats 20] [--skip-hamux]
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import subprocess
+import sys
+import time
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import optax
+
+import hamax
+from hamax import training, zoo
+
+
+HERE = pathlib.Path(__file__).parent
+B, D_IMG, D_LAB, HID, DT = 400, 784, 10, 1000, 0.1
+
+
+def median_time(f, *args, repeats):
+    jax.block_until_ready(f(*args))
+    ts = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        jax.block_until_ready(f(*args))
+        ts.append(time.perf_counter() - t)
+    ts.sort()
+    return ts[len(ts) // 2]
+
+
+def flops(jitted, *args):
+    cost = jitted.lower(*args).compile().cost_analysis()
+    cost = cost[0] if isinstance(cost, list) else cost
+    return float(cost.get("flops", 0.0))
+
+
+def roofline(repeats):
+    """float32 matmul GFLOP/s: a large square one and one shaped like the HN."""
+    out = {}
+    for name, (m, k, n) in {
+        "square2048": (2048, 2048, 2048),
+        "hn_shape": (B, D_IMG + D_LAB, HID),
+    }.items():
+        a = jr.normal(jr.key(0), (m, k), jnp.float32)
+        b = jr.normal(jr.key(1), (k, n), jnp.float32)
+        f = jax.jit(jnp.matmul)
+        t = median_time(f, a, b, repeats=repeats)
+        out[name] = 2 * m * k * n / t / 1e9
+    return out
+
+
+def hamax_workloads(repeats):
+    ham = zoo.make_hn((D_IMG,), num_hidden=HID, key=jr.key(0), dtype=jnp.float32)
+    img = jr.normal(jr.key(1), (B, D_IMG), jnp.float32)
+    y = jr.randint(jr.key(2), (B,), 0, D_LAB)
+    res = {}
+
+    def step(ham, img):
+        x0 = ham.init_states(dtype=jnp.float32)
+        one = lambda im: hamax.descend(
+            ham, {**x0, "image": im}, dt=DT, steps=1, clamp=["image"]
+        ).states["label"]  # noqa: E731
+        return jax.vmap(one)(img)
+
+    def fwd(ham, img):
+        return training.forward(ham, img, steps=10, dt=DT)
+
+    for name, f in {"step": step, "forward10": fwd}.items():
+        jf = eqx.filter_jit(f)
+        res[name] = {
+            "seconds": median_time(jf, ham, img, repeats=repeats),
+            "flops": flops(jax.jit(f), ham, img),
+        }
+
+    optim = optax.adam(1e-3)
+    state = training.init_opt_state(ham, optim)
+    res["train10"] = {
+        "seconds": median_time(
+            lambda h, s: training.make_step(h, s, img, y, optim=optim, steps=10, dt=DT),
+            ham,
+            state,
+            repeats=repeats,
+        ),
+        "flops": flops(
+            jax.jit(
+                lambda h: eqx.filter_grad(
+                    lambda h: training.classification_loss(h, img, y, steps=10, dt=DT)[
+                        0
+                    ]
+                )(h)
+            ),
+            ham,
+        ),
+    }
+
+    # Peak temporary memory of one gradient, from XLA's buffer assignment.
+    mem = {}
+    for mode in ("bptt", "checkpoint", "implicit"):
+        mem[mode] = {}
+        for depth in (10, 40, 160):
+            kw = dict(steps=depth, dt=DT)
+            if mode == "checkpoint":
+                kw["checkpoint"] = True
+            if mode == "implicit":
+                kw.update(
+                    stop=hamax.Converged(atol=0.0, max_steps=depth), adjoint="implicit"
+                )
+
+            def g(h, kw=kw):
+                return eqx.filter_grad(
+                    lambda h: training.classification_loss(h, img, y, **kw)[0]
+                )(h)
+
+            compiled = jax.jit(g).lower(ham).compile()
+            mem[mode][str(depth)] = compiled.memory_analysis().temp_size_in_bytes
+    res["train_temp_bytes"] = mem
+
+    conv = zoo.make_conv_ham_mnist(key=jr.key(0), dtype=jnp.float32)
+    cimg = jr.normal(jr.key(1), (100, 28, 28, 1), jnp.float32)
+    cy = jr.randint(jr.key(2), (100,), 0, 10)
+    cf = lambda h, x: training.forward(h, x, steps=7, dt=0.3)  # noqa: E731
+    res["conv_forward7_b100"] = {
+        "seconds": median_time(
+            eqx.filter_jit(cf), conv, cimg, repeats=max(3, repeats // 4)
+        ),
+        "flops": flops(jax.jit(cf), conv, cimg),
+    }
+    cstate = training.init_opt_state(conv, optim)
+    res["conv_train7_b100"] = {
+        "seconds": median_time(
+            lambda h, s: training.make_step(
+                h, s, cimg, cy, optim=optim, steps=7, dt=0.3
+            ),
+            conv,
+            cstate,
+            repeats=max(3, repeats // 4),
+        ),
+        "flops": flops(
+            jax.jit(
+                lambda h: eqx.filter_grad(
+                    lambda h: training.classification_loss(
+                        h, cimg, cy, steps=7, dt=0.3
+                    )[0]
+                )(h)
+            ),
+            conv,
+        ),
+    }
+    return res
+
+
+def hamux_workloads(out: pathlib.Path, repeats: int):
+    venv = out / ".hamux-venv"
+    py = venv / "bin" / "python"
+    if not py.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        pins = [
+            f"jax=={jax.__version__}",
+            f"jaxlib=={jax.__version__}",
+            f"equinox=={eqx.__version__}",
+            "optax",
+        ]
+        subprocess.run(
+            [
+                str(py),
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "hamux==0.2.2",
+                "fastcore",
+                *pins,
+            ],
+            check=True,
+        )
+    r = subprocess.run(
+        [str(py), str(HERE / "_workloads_hamux.py"), str(repeats)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def machine():
+    cpu = platform.processor()
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, jax {jax.__version__} ({jax.default_backend()})"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--out", default="bench-results")
+    ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--skip-hamux", action="store_true")
+    args = ap.parse_args()
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    roof = roofline(args.repeats)
+    ours = hamax_workloads(args.repeats)
+    theirs = None if args.skip_hamux else hamux_workloads(out, args.repeats)
+    peak = roof["square2048"]
+    rows = [
+        f"Machine: {machine()}. Matmul roofline (float32, same run): {roof['square2048']:.0f} GFLOP/s "
+        f"(2048^3), {roof['hn_shape']:.0f} GFLOP/s (400x794 @ 794x1000).",
+        "",
+        "| workload (batch 400, float32) | hamax ms | hamux 0.2.2 ms | hamax / hamux | hamax GFLOP/s | % of roofline |",
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
+    names = {
+        "step": "(a) one dynamics step",
+        "forward10": "(b) depth-10 forward, image clamped",
+        "train10": "(c) train step, BPTT depth 10, Adam",
+        "conv_forward7_b100": "conv HAM forward, depth 7 (batch 100)",
+        "conv_train7_b100": "conv HAM train step, depth 7 (batch 100)",
+    }
+    for key, label in names.items():
+        t = ours[key]["seconds"]
+        gf = ours[key]["flops"] / t / 1e9
+        h = theirs.get(key) if theirs else None
+        hcol = f"{1e3 * h:.2f}" if h else "n/a"
+        ratio = f"{t / h:.2f}" if h else "n/a"
+        rows.append(
+            f"| {label} | {1e3 * t:.2f} | {hcol} | {ratio} | {gf:.0f} | {100 * gf / peak:.0f}% |"
+        )
+    rows += [
+        "",
+        "Peak temporary memory of one training gradient (XLA buffer assignment, MiB):",
+        "",
+        "| depth | hamax BPTT | hamax BPTT + checkpoint | hamax implicit | hamux 0.2.2 BPTT |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for d in ("10", "40", "160"):
+        m = ours["train_temp_bytes"]
+        hm = f"{theirs['train_temp_bytes'][d] / 2**20:.1f}" if theirs else "n/a"
+        rows.append(
+            f"| {d} | {m['bptt'][d] / 2**20:.1f} | {m['checkpoint'][d] / 2**20:.1f} | {m['implicit'][d] / 2**20:.1f} | {hm} |"
+        )
+    table = "\n".join(rows) + "\n"
+    (out / "results.md").write_text(table)
+    (out / "results.json").write_text(
+        json.dumps(
+            {
+                "roofline_gflops": roof,
+                "hamax": ours,
+                "hamux": theirs,
+                "machine": machine(),
+            },
+            indent=1,
+        )
+    )
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
