@@ -165,6 +165,10 @@ def _synapse_cases():
             [(2, 3), (4,), (3,)],
         ),
         (S.DenseHiddenSynapse(6, L.RePU(n=3.0), per_token=True), [(4, 3)]),
+        (
+            S.DenseHiddenSynapse(4, L.Softmax(beta=3.0), normalize="per_layer"),
+            [(5,), (2,)],
+        ),
         (S.AttentionSynapse(num_heads=2, head_dim=3), [(4, 5), (3, 2)]),
         (S.SelfAttentionSynapse(num_heads=2, head_dim=3, beta=0.7), [(4, 5)]),
         (

@@ -207,6 +207,23 @@ def test_dense_hidden_gradient_closed_form(getkey):
     np.testing.assert_allclose(d2, -np.einsum("khd,kh->d", W2, p), rtol=1e-11)
 
 
+def test_dense_hidden_per_layer_normalisation(getkey):
+    ham, names = build(
+        S.DenseHiddenSynapse(4, L.Softmax(), normalize="per_layer"),
+        [(5,), (2,)],
+        getkey(),
+    )
+    s = ham.synapses["s"]
+    for W in s.memories():
+        np.testing.assert_allclose(
+            np.linalg.norm(np.asarray(W), axis=-1), 1.0, rtol=1e-12
+        )
+    _, gs = acts(ham, names, getkey())
+    W1, W2 = (np.asarray(w)[0] for w in s.memories())
+    h = W1 @ np.asarray(gs[0]) + W2 @ np.asarray(gs[1])
+    np.testing.assert_allclose(s(*gs), -np.log(np.exp(h).sum()), rtol=1e-12)
+
+
 def test_dense_hidden_relu_is_paper_hn(getkey):
     ham, names = build(S.DenseHiddenSynapse(8), [(6,), (3,)], getkey())
     s = ham.synapses["s"]
@@ -296,6 +313,10 @@ def test_paper_parameter_counts(getkey):
         (
             lambda k: S.DenseHiddenSynapse(0),
             r"DenseHiddenSynapse expected `num_hidden` to be a positive int, got 0",
+        ),
+        (
+            lambda k: S.DenseHiddenSynapse(3, normalize="rows"),
+            r"DenseHiddenSynapse expected `normalize` to be False, True or 'per_layer', got 'rows'",
         ),
         (
             lambda k: build(

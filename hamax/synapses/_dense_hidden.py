@@ -29,7 +29,10 @@ class DenseHiddenSynapse(AbstractSynapse):
       array of shape `(num_heads, num_hidden)` (or `(*tokens, num_heads,
       num_hidden)` with `per_token`): a `Softmax` competes within each head.
     - `num_heads`: independent groups of memories. Default 1.
-    - `normalize`: give each memory unit norm (over all connected layers).
+    - `normalize`: `False` (default); `True` gives each memory unit norm over all
+      connected layers together; `"per_layer"` gives each memory's part in each
+      layer unit norm (so a small layer, like 10 labels, is not drowned out by a
+      large one, like 784 pixels).
     - `per_token`: act on the last axis only, the same memories for every
       leading index (the Hopfield module of the Energy Transformer). All
       connected layers must then share their leading axes.
@@ -40,7 +43,7 @@ class DenseHiddenSynapse(AbstractSynapse):
     num_hidden: int = eqx.field(static=True)
     lagrangian: Callable[[Array], Scalar]
     num_heads: int = eqx.field(static=True)
-    normalize: bool = eqx.field(static=True)
+    normalize: bool | str = eqx.field(static=True)
     per_token: bool = eqx.field(static=True)
     Ws: tuple[Float[Array, "heads hidden d"], ...] | None
     init_std: float | None
@@ -51,7 +54,7 @@ class DenseHiddenSynapse(AbstractSynapse):
         lagrangian: Callable[[Array], Scalar] | None = None,
         *,
         num_heads: int = 1,
-        normalize: bool = False,
+        normalize: bool | str = False,
         per_token: bool = False,
         Ws: tuple[Float[Array, "heads hidden d"], ...] | None = None,
         init_std: float | None = None,
@@ -62,6 +65,11 @@ class DenseHiddenSynapse(AbstractSynapse):
                     f"DenseHiddenSynapse expected `{name}` to be a positive int, "
                     f"got {v!r}."
                 )
+        if normalize not in (False, True, "per_layer"):
+            raise ValueError(
+                "DenseHiddenSynapse expected `normalize` to be False, True or "
+                f"'per_layer', got {normalize!r}."
+            )
         self.num_hidden = num_hidden
         self.lagrangian = ReLU() if lagrangian is None else lagrangian
         self.num_heads = num_heads
@@ -103,8 +111,14 @@ class DenseHiddenSynapse(AbstractSynapse):
         Ws = require_param(self.Ws, "DenseHiddenSynapse")
         if not self.normalize:
             return Ws
+        tiny = jnp.finfo(Ws[0].dtype).tiny
+        if self.normalize == "per_layer":
+            return tuple(
+                W * jax.lax.rsqrt(jnp.sum(W * W, axis=-1, keepdims=True) + tiny)
+                for W in Ws
+            )
         sq = sum(jnp.sum(W * W, axis=-1, keepdims=True) for W in Ws)
-        inv = jax.lax.rsqrt(sq + jnp.finfo(Ws[0].dtype).tiny)
+        inv = jax.lax.rsqrt(sq + tiny)
         return tuple(W * inv for W in Ws)
 
     def _project(self, W, g):

@@ -10,6 +10,7 @@ from ._classify import (
 from ._loop import (
     TrainResult as TrainResult,
     build_classifier as build_classifier,
+    data_parallel as data_parallel,
     evaluate as evaluate,
     train_classifier as train_classifier,
 )

@@ -4,11 +4,15 @@ import io
 import json
 import pathlib
 import time
+from collections.abc import Sequence
 from typing import Any
 
+import equinox as eqx
+import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 from tqdm.auto import tqdm
 
 from .. import _checkpoint
@@ -28,6 +32,7 @@ class TrainResult:
     ham: HAM
     history: list[dict]
     checkpoint: pathlib.Path | None
+    status: str = "completed"
 
 
 def build_classifier(
@@ -90,6 +95,9 @@ def train_classifier(
     progress: bool = True,
     max_batches: int | None = None,
     checkpoint_steps: bool = False,
+    checkpoint_every: int | None = None,
+    on_nonfinite: str = "stop",
+    devices: Sequence[jax.Device] | None = None,
 ) -> TrainResult:
     """Train a zoo classifier by backpropagation through its descent.
 
@@ -110,6 +118,15 @@ def train_classifier(
     - `augment`: an [`hamax.data.Augment`][] applied to training batches.
     - `max_batches`: cap on batches per epoch (for quick runs).
     - `checkpoint_steps`: rematerialise descent steps in the backward pass.
+    - `checkpoint_every`: also checkpoint every this many batches within an
+      epoch; a run killed mid-epoch resumes at the next batch with identical
+      results (no step lost or repeated).
+    - `on_nonfinite`: when the loss becomes NaN/inf, `"stop"` (default) returns
+      with `status` saying where, keeping the last good parameters (and
+      checkpoint); `"raise"` raises `FloatingPointError`.
+    - `devices`: data-parallel training: each batch is split across these devices
+      (default: all visible devices; `batch_size` must divide evenly), parameters
+      are replicated. See [`hamax.training.data_parallel`][].
     """
     spec = CLASSIFIERS.get(model)
     if spec is None:
@@ -126,11 +143,24 @@ def train_classifier(
             f"train_classifier got {len(data['x_train'])} training images, fewer than "
             f"one batch of {batch_size}; lower batch_size."
         )
+    if on_nonfinite not in ("stop", "raise"):
+        raise ValueError(
+            "train_classifier expected `on_nonfinite` to be 'stop' or 'raise', got "
+            f"{on_nonfinite!r}."
+        )
+    batch_sharding, replicated = data_parallel(devices)
+    ndev = len(batch_sharding.mesh.devices.flat)
+    if batch_size % ndev:
+        raise ValueError(
+            f"train_classifier splits each batch over {ndev} devices, so batch_size "
+            f"must be a multiple of {ndev}; got {batch_size}."
+        )
     ham = build_classifier(model, hyperparams, seed=seed)
     optim = adamw(learning_rate, weight_decay=weight_decay)
     opt_state = init_opt_state(ham, optim)
     history: list[dict] = []
-    start = 0
+    start, skip = 0, 0
+    partial: dict[str, Any] = {"losses": [], "accs": [], "seconds": 0.0}
     out = pathlib.Path(out_dir) if out_dir is not None else None
     ckpt = out / "checkpoint.eqx" if out is not None else None
     if ckpt is not None and resume and ckpt.exists():
@@ -141,6 +171,9 @@ def train_classifier(
                 "another out_dir."
             )
         start, history = meta["epoch"], meta["history"]
+        skip = meta.get("batch", 0)
+        partial = meta.get("partial", partial)
+    ham, opt_state = eqx.filter_shard((ham, opt_state), replicated)
     x_train = standardize(data["x_train"], spec.dataset)
     x_test = standardize(data["x_test"], spec.dataset)
     y_train = data["y_train"].astype(np.int32)
@@ -149,29 +182,55 @@ def train_classifier(
     nb = num_batches(len(y_train), batch_size)
     if max_batches is not None:
         nb = min(nb, max_batches)
+
+    def save(epoch_done: int, batch: int, part: dict) -> None:
+        if out is None or ckpt is None:
+            return
+        out.mkdir(parents=True, exist_ok=True)
+        info: dict[str, Any] = {
+            "model": model,
+            "hyperparams": hyperparams or {},
+            "epoch": epoch_done,
+            "batch": batch,
+            "partial": part,
+            "history": history,
+            "seed": seed,
+        }
+        _checkpoint.save(ckpt, (ham, opt_state), meta=info)
+
+    status = "completed"
     for epoch in range(start, epochs):
         t0 = time.perf_counter()
+        # The order of an epoch depends only on (seed, epoch): a resumed run, even
+        # one resumed mid-epoch, sees exactly the batches an uninterrupted one does.
         rng = np.random.default_rng([seed, epoch])
+        first = skip if epoch == start else 0
+        losses = list(partial["losses"]) if first else []
+        accs = list(partial["accs"]) if first else []
+        spent = float(partial["seconds"]) if first else 0.0
         bar = tqdm(
             total=nb,
+            initial=first,
             desc=f"epoch {epoch + 1}/{epochs}",
             disable=not progress,
             leave=False,
         )
-        losses, accs = [], []
         batches = iterate_batches((x_train, y_train), batch_size, rng=rng)
         for i, (xb_np, yb) in enumerate(batches):
             if i >= nb:
                 break
+            if i < first:
+                continue
             xb = jnp.asarray(xb_np)
             if augment is not None:
                 key = jr.fold_in(jr.key(seed), epoch * nb + i)
                 xb = (augment(xb * std + mean, key=key) - mean) / std
-            ham, opt_state, loss, acc = make_step(
+            xb, yb_dev = jax.device_put((xb, jnp.asarray(yb)), batch_sharding)
+            new_ham, new_opt, loss, acc = make_step(
                 ham,
                 opt_state,
                 xb,
-                jnp.asarray(yb),
+                yb_dev,
                 optim=optim,
                 steps=spec.steps,
                 dt=spec.dt,
@@ -179,12 +238,37 @@ def train_classifier(
                 label=spec.label,
                 checkpoint=checkpoint_steps,
             )
+            if not np.isfinite(float(loss)):
+                where = f"epoch {epoch + 1}, batch {i + 1}"
+                msg = (
+                    f"train_classifier: the loss became non-finite at {where}; the "
+                    "update was not applied"
+                    + (f" and {ckpt} holds the last good state" if ckpt else "")
+                    + ". Lower the learning rate or the model's dt."
+                )
+                if on_nonfinite == "raise":
+                    bar.close()
+                    raise FloatingPointError(msg)
+                status = f"stopped: non-finite loss at {where}"
+                if progress:
+                    tqdm.write(msg)
+                break
+            ham, opt_state = new_ham, new_opt
             losses.append(float(loss))
             accs.append(float(acc))
             bar.update(1)
             bar.set_postfix(loss=f"{losses[-1]:.3f}", acc=f"{accs[-1]:.3f}")
+            if checkpoint_every and (i + 1) % checkpoint_every == 0 and i + 1 < nb:
+                part = {
+                    "losses": losses,
+                    "accs": accs,
+                    "seconds": spent + time.perf_counter() - t0,
+                }
+                save(epoch, i + 1, part)
         bar.close()
-        train_time = time.perf_counter() - t0
+        if status != "completed":
+            break
+        train_time = spent + time.perf_counter() - t0
         test = evaluate(ham, model, x_test, y_test)
         row = {
             "epoch": epoch + 1,
@@ -195,16 +279,8 @@ def train_classifier(
             "epoch_seconds": train_time,
         }
         history.append(row)
-        if out is not None and ckpt is not None:
-            out.mkdir(parents=True, exist_ok=True)
-            info: dict[str, Any] = {
-                "model": model,
-                "hyperparams": hyperparams or {},
-                "epoch": epoch + 1,
-                "history": history,
-                "seed": seed,
-            }
-            _checkpoint.save(ckpt, (ham, opt_state), meta=info)
+        save(epoch + 1, 0, {"losses": [], "accs": [], "seconds": 0.0})
+        if out is not None:
             _write_metrics(out, history)
         if progress:
             tqdm.write(
@@ -212,4 +288,18 @@ def train_classifier(
                 f"acc {row['train_accuracy']:.4f} | test loss {row['test_loss']:.4f} "
                 f"acc {row['test_accuracy']:.4f} | {train_time:.1f}s"
             )
-    return TrainResult(ham, history, ckpt)
+    return TrainResult(ham, history, ckpt, status)
+
+
+def data_parallel(devices: Sequence[jax.Device] | None = None):
+    """Shardings for data-parallel training over `devices` (default: all visible).
+
+    Returns `(batch, replicated)`: `NamedSharding`s on a 1-D mesh named
+    `"batch"` that split an array's leading (batch) axis across the devices, and
+    that replicate it (parameters, optimiser state). With one device both are
+    trivial, so the same code runs everywhere; under `jax.distributed` the mesh
+    spans every process's devices.
+    """
+    devices = list(jax.devices() if devices is None else devices)
+    mesh = Mesh(np.array(devices), ("batch",))
+    return NamedSharding(mesh, P("batch")), NamedSharding(mesh, P())

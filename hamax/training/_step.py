@@ -73,8 +73,9 @@ def make_step(
 ):
     """One jitted training step (backprop through the descent, then `optim`).
 
-    Returns `(ham, opt_state, loss, accuracy)`. Compiles once per model structure,
-    batch shape and static settings.
+    Returns `(ham, opt_state, loss, accuracy)`. The loss is NaN when it, or any
+    updated parameter, is not finite. Compiles once per model structure, batch
+    shape and static settings.
     """
 
     def loss_fn(h):
@@ -99,7 +100,13 @@ def make_step(
             grads, opt_state, eqx.filter(ham, eqx.is_inexact_array)
         )
     ham = eqx.apply_updates(ham, updates)
-    return ham, opt_state, loss, acc
+    # Divergence shows up as non-finite parameters even when the loss is still
+    # finite (descend keeps the last finite state); report both as a NaN loss.
+    leaves = jax.tree_util.tree_leaves(eqx.filter(ham, eqx.is_inexact_array))
+    finite = jnp.isfinite(loss) & jnp.all(
+        jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves])
+    )
+    return ham, opt_state, jnp.where(finite, loss, jnp.nan), acc
 
 
 @eqx.filter_jit
