@@ -206,6 +206,12 @@ class HAM(eqx.Module):
                     f"{where} is missing the state of layer {k!r}; give one array "
                     "per layer (ham.init_states() makes them)."
                 )
+            dtype = jnp.result_type(xs[k])
+            if not jnp.issubdtype(dtype, jnp.floating):
+                raise ValueError(
+                    f"{where} expected a floating-point state for layer {k!r}, got "
+                    f"dtype {dtype}. Convert it, e.g. x.astype(jnp.float32)."
+                )
             shape = tuple(jnp.shape(xs[k]))
             if shape != layer.shape:
                 hint = (

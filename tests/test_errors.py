@@ -148,6 +148,16 @@ def test_states_not_a_dict():
         small_ham().check_states([jnp.zeros(4)], "HAM.activations")
 
 
+def test_integer_states():
+    # Checked directly: the test-time type checker would stop `activations` first.
+    xs = {"image": jnp.zeros(4, jnp.int32), "hidden": jnp.zeros(3)}
+    with pytest.raises(
+        ValueError,
+        match=r"HAM.activations expected a floating-point state for layer 'image', got dtype int32. Convert it",
+    ):
+        small_ham().check_states(xs, "HAM.activations")
+
+
 def test_energy_grad_unknown_layer():
     ham = small_ham()
     with pytest.raises(
