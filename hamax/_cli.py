@@ -56,6 +56,17 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="start over even if --out has a checkpoint",
     )
+    t.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=None,
+        help="also checkpoint every N batches",
+    )
+    t.add_argument(
+        "--distributed",
+        action="store_true",
+        help="call jax.distributed.initialize() first (multi-host, one process each)",
+    )
 
     e = sub.add_parser("eval", help="evaluate a checkpoint written by `hamax train`")
     e.add_argument("checkpoint")
@@ -118,6 +129,10 @@ def main(argv: list[str] | None = None) -> int:
             from .data import AUGMENTATIONS
             from .training import train_classifier
 
+            if args.distributed:
+                import jax
+
+                jax.distributed.initialize()
             spec = CLASSIFIERS[args.model]
             arrays = _apps.load_dataset(spec.dataset, args.data)
             res = train_classifier(
@@ -130,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                 out_dir=args.out,
                 resume=not args.no_resume,
                 max_batches=args.max_batches,
+                checkpoint_every=args.checkpoint_every,
                 augment=AUGMENTATIONS[spec.dataset] if args.augment else None,
             )
             print(

@@ -225,7 +225,7 @@ def train_classifier(
             if augment is not None:
                 key = jr.fold_in(jr.key(seed), epoch * nb + i)
                 xb = (augment(xb * std + mean, key=key) - mean) / std
-            xb, yb_dev = jax.device_put((xb, jnp.asarray(yb)), batch_sharding)
+            xb, yb_dev = _global_batch(batch_sharding, np.asarray(xb), yb)
             new_ham, new_opt, loss, acc = make_step(
                 ham,
                 opt_state,
@@ -289,6 +289,16 @@ def train_classifier(
                 f"acc {row['test_accuracy']:.4f} | {train_time:.1f}s"
             )
     return TrainResult(ham, history, ckpt, status)
+
+
+def _global_batch(sharding, *arrays):
+    # Every process holds the same batch (same data, same seeded order), so each
+    # device's shard is simply sliced out of it; this works on one host and,
+    # under jax.distributed, across hosts.
+    def shard(a: np.ndarray) -> jax.Array:
+        return jax.make_array_from_callback(a.shape, sharding, lambda idx: a[idx])
+
+    return tuple(shard(a) for a in arrays)
 
 
 def data_parallel(devices: Sequence[jax.Device] | None = None):
