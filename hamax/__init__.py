@@ -1,6 +1,12 @@
 """hamax: Hierarchical Associative Memories in JAX."""
 
 from . import lagrangians as lagrangians, synapses as synapses, zoo as zoo
+from ._checkpoint import (
+    CheckpointError as CheckpointError,
+    load as load,
+    read_meta as read_meta,
+    save as save,
+)
 from ._descend import Converged as Converged, descend as descend
 from ._ham import HAM as HAM
 from ._neurons import NeuronLayer as NeuronLayer, legendre_energy as legendre_energy

@@ -17,6 +17,24 @@ class CheckpointError(ValueError):
     """A checkpoint file is corrupt, truncated, or does not match the model."""
 
 
+def describe(tree: Any) -> dict | None:
+    """The architecture of the HAM in `tree` (a HAM, or a tuple starting with one):
+    layer shapes, Lagrangians and time constants, synapse types, connections."""
+    from ._ham import HAM
+
+    ham = tree[0] if isinstance(tree, tuple) and tree else tree
+    if not isinstance(ham, HAM):
+        return None
+    return {
+        "neurons": {
+            k: [type(v.lagrangian).__name__, list(v.shape), v.tau]
+            for k, v in sorted(ham.neurons.items())
+        },
+        "synapses": {k: type(v).__name__ for k, v in sorted(ham.synapses.items())},
+        "connections": [[list(n), s] for n, s in ham.connections],
+    }
+
+
 def save(path: str | pathlib.Path, tree: Any, *, meta: dict | None = None) -> None:
     """Save a pytree (a HAM, or a training state holding one) with metadata.
 
@@ -40,6 +58,7 @@ def save(path: str | pathlib.Path, tree: Any, *, meta: dict | None = None) -> No
         "version": FORMAT_VERSION,
         "sha256": hashlib.sha256(payload).hexdigest(),
         "meta": meta or {},
+        "architecture": describe(tree),
     }
     line = json.dumps(header, sort_keys=True).encode() + b"\n"
     atomic_write_bytes(pathlib.Path(path), _MAGIC + line + payload)
@@ -89,6 +108,14 @@ def load(path: str | pathlib.Path, like: Any) -> tuple[Any, dict]:
     """
     path = pathlib.Path(path)
     header, payload = _read(path)
+    stored, given = header.get("architecture"), describe(like)
+    if stored is not None and given is not None and stored != given:
+        diff = [k for k in stored if stored[k] != given.get(k)]
+        raise CheckpointError(
+            f"{path} holds a different architecture than the given model (differs "
+            f"in {', '.join(diff)}): stored {stored}. Build that architecture to "
+            "load it."
+        )
     try:
         tree = eqx.tree_deserialise_leaves(io.BytesIO(payload), like)
     except Exception as e:

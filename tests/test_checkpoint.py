@@ -83,3 +83,15 @@ def test_save_is_atomic(tmp_path, getkey, monkeypatch):
         C.save(path, tiny_ham(jr.key(9)), meta={"v": 2})
     assert path.read_bytes() == before  # the old checkpoint survives
     assert [p.name for p in tmp_path.iterdir()] == ["m.eqx"]  # no temp files left
+
+
+def test_architecture_description_is_checked(tmp_path, getkey):
+    import hamax
+
+    ham = zoo.make_hn((6,), num_hidden=4, num_labels=2, key=getkey())
+    hamax.save(tmp_path / "m.eqx", ham, meta={"note": "x"})
+    other = zoo.make_hn((7,), num_hidden=4, num_labels=2, key=getkey())
+    with pytest.raises(hamax.CheckpointError, match=r"holds a different architecture than the given model \(differs in neurons\)"):
+        hamax.load(tmp_path / "m.eqx", other)
+    loaded, meta = hamax.load(tmp_path / "m.eqx", ham)
+    assert meta == {"note": "x"} == hamax.read_meta(tmp_path / "m.eqx")

@@ -12,7 +12,7 @@ from .._custom_types import Scalar
 from ._base import AbstractSynapse, require_param
 
 
-Padding = str | int | Sequence[tuple[int, int]]
+Padding = str | int | tuple[int, int] | Sequence[tuple[int, int]]
 
 
 def pair(v, owner: str, arg: str) -> tuple[int, int]:
@@ -31,7 +31,10 @@ def conv_padding(padding: Padding):
         return padding.upper()
     if isinstance(padding, int):
         return ((padding, padding), (padding, padding))
-    return tuple(tuple(p) for p in padding)
+    pads: list = list(padding)
+    if all(isinstance(p, int) for p in pads):  # (ph, pw): symmetric per axis
+        return tuple((p, p) for p in pads)
+    return tuple(tuple(p) for p in pads)
 
 
 def conv(g1, W, strides, padding):
@@ -68,7 +71,8 @@ class ConvSynapse(AbstractSynapse):
 
     - `kernel_size`: int or `(kh, kw)`.
     - `strides`: int or pair. Default 1.
-    - `padding`: `"SAME"`, `"VALID"`, an int, or `((top, bottom), (left, right))`.
+    - `padding`: `"SAME"`, `"VALID"`, an int, `(ph, pw)`, or
+      `((top, bottom), (left, right))`.
     - `W`: the kernel; leave as None to infer its shape.
     - `init_std`: default $1/\sqrt{kh\,kw\,c_{in}}$.
 

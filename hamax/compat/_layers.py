@@ -1,0 +1,171 @@
+"""The seeds' layer and synapse constructors, built on the core classes."""
+
+import jax.numpy as jnp
+
+from .. import lagrangians as L
+from .._neurons import NeuronLayer
+from ..synapses import (
+    AttentionSynapse as _Attention,
+    ConvPoolSynapse,
+    ConvSynapse as _Conv,
+    DenseHiddenSynapse,
+    NaryDenseSynapse,
+)
+from ..synapses._base import AbstractSynapse
+
+
+def _layer(lagrangian_cls, doc):
+    def make(
+        shape, tau: float = 1.0, use_bias: bool = False, **lagrangian_kwargs
+    ) -> NeuronLayer:
+        lag = lagrangian_cls(**lagrangian_kwargs)
+        bias = (
+            jnp.zeros(shape if not isinstance(shape, int) else (shape,))
+            if use_bias
+            else None
+        )
+        return NeuronLayer(lag, shape, tau=tau, bias=bias)
+
+    make.__name__ = make.__qualname__ = doc.split()[0]
+    make.__doc__ = (
+        f"{doc}: `NeuronLayer({lagrangian_cls.__name__}(**kwargs), shape, tau)`. "
+        "`use_bias=True` adds a learnable resting state (hamax's `bias`)."
+    )
+    return make
+
+
+IdentityLayer = _layer(L.Identity, "IdentityLayer (seeds API)")
+RepuLayer = _layer(L.RePU, "RepuLayer (seeds API)")
+ReluLayer = _layer(L.ReLU, "ReluLayer (seeds API)")
+SoftmaxLayer = _layer(L.Softmax, "SoftmaxLayer (seeds API)")
+SigmoidLayer = _layer(L.Sigmoid, "SigmoidLayer (seeds API)")
+TanhLayer = _layer(L.Tanh, "TanhLayer (seeds API)")
+ExpLayer = _layer(L.Exp, "ExpLayer (seeds API)")
+RexpLayer = _layer(L.RExp, "RexpLayer (seeds API)")
+LayerNormLayer = _layer(L.LayerNorm, "LayerNormLayer (seeds API)")
+
+
+def DenseSynapse(stdinit: float = 0.02) -> NaryDenseSynapse:
+    """Seeds' `DenseSynapse`: $E = -\\sum W g_1 \\cdots g_n$ over any number of
+    flattened layers (a matrix for two). Maps to `hamax.synapses.NaryDenseSynapse`."""
+    return NaryDenseSynapse(init_std=stdinit)
+
+
+def DenseMatrixSynapseWithHiddenLayer(
+    nhid: int,
+    stdinit: float = 0.02,
+    hidden_lagrangian=None,
+    do_ravel: bool = True,
+    do_norm: bool = False,
+) -> DenseHiddenSynapse:
+    """Seeds' dense synapse with an integrated hidden layer of `nhid` units.
+
+    Maps to `hamax.synapses.DenseHiddenSynapse`; `do_norm` normalised each layer's
+    part of every memory, which is `normalize="per_layer"`.
+    """
+    if not do_ravel:
+        raise ValueError(
+            "DenseMatrixSynapseWithHiddenLayer(do_ravel=False) is not supported; use "
+            "hamax.synapses.DenseHiddenSynapse(..., per_token=True)."
+        )
+    return DenseHiddenSynapse(
+        nhid,
+        L.ReLU() if hidden_lagrangian is None else hidden_lagrangian,
+        normalize="per_layer" if do_norm else False,
+        init_std=stdinit,
+    )
+
+
+def ConvSynapse(kernel_size, strides=1, padding="SAME", **kwargs) -> _Conv:
+    """Seeds' `ConvSynapse`; output channels come from the output layer."""
+    _no_extra("ConvSynapse", kwargs)
+    return _Conv(kernel_size, strides, padding)
+
+
+def ConvSynapseWithPool(
+    kernel_size,
+    pool_window=(5, 5),
+    pool_stride=(2, 2),
+    pool_type: str = "avg",
+    strides=1,
+    padding="SAME",
+    **kwargs,
+) -> ConvPoolSynapse:
+    """Seeds' `ConvSynapseWithPool` (pooling windows are "VALID", as in flax)."""
+    _no_extra("ConvSynapseWithPool", kwargs)
+    return ConvPoolSynapse(
+        kernel_size,
+        strides,
+        padding,
+        pool=pool_type,
+        pool_window=pool_window,
+        pool_strides=pool_stride,
+    )
+
+
+def _beta(hidden_lagrangian) -> float:
+    if hidden_lagrangian is None:
+        return 1.0
+    if isinstance(hidden_lagrangian, L.Softmax):
+        return float(hidden_lagrangian.beta)
+    raise ValueError(
+        "AttentionSynapse supports a Softmax hidden Lagrangian only, got "
+        f"{hidden_lagrangian!r}."
+    )
+
+
+def AttentionSynapse(
+    num_heads: int = 1,
+    zspace_dim: int = 64,
+    stdinit: float = 0.02,
+    hidden_lagrangian=None,
+) -> _Attention:
+    """Seeds' `AttentionSynapse(gq, gk)`: $E = -\\sum_h\\sum_q \\frac1\\beta
+    \\log\\sum_k e^{\\beta Q_q\\cdot K_k}$ (tokens along the last axis)."""
+    del stdinit
+    return _Attention(num_heads, zspace_dim, _beta(hidden_lagrangian))
+
+
+class SelfAttentionSynapse(AbstractSynapse):
+    """Seeds' `SelfAttentionSynapse(g)`: the seeds' attention of a layer with
+    itself (every token attends to every token, itself included)."""
+
+    arity = 1
+    inner: _Attention
+
+    def __init__(
+        self,
+        num_heads: int = 1,
+        zspace_dim: int = 64,
+        stdinit: float = 0.02,
+        hidden_lagrangian=None,
+        *,
+        inner=None,
+    ):
+        del stdinit
+        self.inner = (
+            inner
+            if inner is not None
+            else _Attention(num_heads, zspace_dim, _beta(hidden_lagrangian))
+        )
+
+    @property
+    def is_initialized(self) -> bool:
+        return self.inner.is_initialized
+
+    def init(self, shapes, *, dtype=None, key):
+        (shape,) = shapes
+        return SelfAttentionSynapse(
+            inner=self.inner.init((shape, shape), dtype=dtype, key=key)
+        )
+
+    def __call__(self, g):
+        return self.inner(g, g)
+
+
+def _no_extra(owner, kwargs):
+    if kwargs:
+        raise ValueError(
+            f"{owner} got unsupported arguments {sorted(kwargs)}; hamax supports "
+            "kernel_size, strides and padding."
+        )
