@@ -91,7 +91,10 @@ def test_architecture_description_is_checked(tmp_path, getkey):
     ham = zoo.make_hn((6,), num_hidden=4, num_labels=2, key=getkey())
     hamax.save(tmp_path / "m.eqx", ham, meta={"note": "x"})
     other = zoo.make_hn((7,), num_hidden=4, num_labels=2, key=getkey())
-    with pytest.raises(hamax.CheckpointError, match=r"holds a different architecture than the given model \(differs in neurons\)"):
+    with pytest.raises(
+        hamax.CheckpointError,
+        match=r"holds a different architecture than the given model \(differs in neurons\)",
+    ):
         hamax.load(tmp_path / "m.eqx", other)
     loaded, meta = hamax.load(tmp_path / "m.eqx", ham)
     assert meta == {"note": "x"} == hamax.read_meta(tmp_path / "m.eqx")

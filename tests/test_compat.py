@@ -28,12 +28,21 @@ def simple_fwd(model, x, depth, dt):
 
 def test_code1_hn_with_hidden_layer():
     layers = [hmx.TanhLayer((784,)), hmx.SoftmaxLayer((10,))]
-    synapses = [hmx.DenseMatrixSynapseWithHiddenLayer(1000, hidden_lagrangian=hmx._layers.L.ReLU(), do_norm=False)]
+    synapses = [
+        hmx.DenseMatrixSynapseWithHiddenLayer(
+            1000, hidden_lagrangian=hmx._layers.L.ReLU(), do_norm=False
+        )
+    ]
     connections = [((0, 1), 0)]
     ham = hmx.HAM(layers, synapses, connections)
     xs, ham = ham.init_states_and_params(jax.random.PRNGKey(0), bs=5)
     assert [x.shape for x in xs] == [(5, 784), (5, 10)]
-    assert ham.n_layers == 2 and ham.n_synapses == 1 and ham.n_connections == 1 and ham.layer_taus == [1.0, 1.0]
+    assert (
+        ham.n_layers == 2
+        and ham.n_synapses == 1
+        and ham.n_connections == 1
+        and ham.layer_taus == [1.0, 1.0]
+    )
     x = jax.random.normal(jax.random.PRNGKey(1), (5, 784))
     probs, xs = simple_fwd(ham, x, depth=4, dt=0.4)
     assert probs.shape == (5, 10)
@@ -48,13 +57,29 @@ def test_code2_conv_ham_energy_decreases():
         hmx.SoftmaxLayer((10,), tau=1.0),
     ]
     synapses = [
-        hmx.ConvSynapseWithPool((4, 4), strides=(2, 2), padding=(2, 2), pool_window=(2, 2), pool_stride=(2, 2), pool_type="max"),
-        hmx.ConvSynapseWithPool((3, 3), strides=(1, 1), padding=(0, 0), pool_window=(2, 2), pool_stride=(2, 2), pool_type="max"),
+        hmx.ConvSynapseWithPool(
+            (4, 4),
+            strides=(2, 2),
+            padding=(2, 2),
+            pool_window=(2, 2),
+            pool_stride=(2, 2),
+            pool_type="max",
+        ),
+        hmx.ConvSynapseWithPool(
+            (3, 3),
+            strides=(1, 1),
+            padding=(0, 0),
+            pool_window=(2, 2),
+            pool_stride=(2, 2),
+            pool_type="max",
+        ),
         hmx.DenseMatrixSynapseWithHiddenLayer(1000),
     ]
     connections = [((0, 1), 0), ((1, 2), 1), ((2, 3), 2)]
     ham = hmx.HAM(layers, synapses, connections)
-    xs, ham = ham.init_states_and_params(jax.random.PRNGKey(0), bs=3, state_key=jax.random.PRNGKey(1))
+    xs, ham = ham.init_states_and_params(
+        jax.random.PRNGKey(0), bs=3, state_key=jax.random.PRNGKey(1)
+    )
     energies = [ham.venergy(xs)]
     masks = [jnp.zeros_like(xs[0])] + [jnp.ones_like(x) for x in xs[1:]]
     for _ in range(7):
@@ -62,16 +87,33 @@ def test_code2_conv_ham_energy_decreases():
         energies.append(ham.venergy(xs))
     E = np.stack(energies)
     assert np.all(np.diff(E, axis=0) <= 1e-3 * np.abs(E[1:]))
-    assert [x.shape for x in xs] == [(3, 28, 28, 1), (3, 7, 7, 64), (3, 2, 2, 128), (3, 10)]
-    np.testing.assert_array_equal(xs[0], ham.init_states(3, rng=jax.random.PRNGKey(1))[0])
+    assert [x.shape for x in xs] == [
+        (3, 28, 28, 1),
+        (3, 7, 7, 64),
+        (3, 2, 2, 128),
+        (3, 10),
+    ]
+    np.testing.assert_array_equal(
+        xs[0], ham.init_states(3, rng=jax.random.PRNGKey(1))[0]
+    )
 
 
 def test_readme_style_example_and_checkpoint(tmp_path):
-    layers = [hmx.TanhLayer((32, 32, 3)), hmx.SigmoidLayer((11, 11, 100)), hmx.SoftmaxLayer((10,))]
-    synapses = [hmx.ConvSynapse((3, 3), strides=3), hmx.DenseSynapse(), hmx.SelfAttentionSynapse(num_heads=2, zspace_dim=8)]
+    layers = [
+        hmx.TanhLayer((32, 32, 3)),
+        hmx.SigmoidLayer((11, 11, 100)),
+        hmx.SoftmaxLayer((10,)),
+    ]
+    synapses = [
+        hmx.ConvSynapse((3, 3), strides=3),
+        hmx.DenseSynapse(),
+        hmx.SelfAttentionSynapse(num_heads=2, zspace_dim=8),
+    ]
     connections = [((0, 1), 0), ((1, 2), 1), ((1,), 2)]
     ham = hmx.HAM(layers, synapses, connections)
-    xs, ham = ham.init_states_and_params(jax.random.PRNGKey(0), bs=2, state_key=jax.random.PRNGKey(3))
+    xs, ham = ham.init_states_and_params(
+        jax.random.PRNGKey(0), bs=2, state_key=jax.random.PRNGKey(3)
+    )
     e0 = ham.venergy(xs)
     for _ in range(3):
         xs = ham.step(xs, ham.vupdates(xs), dt=0.01)
@@ -79,7 +121,11 @@ def test_readme_style_example_and_checkpoint(tmp_path):
     gs = ham.vactivations(xs)
     assert [g.shape for g in gs] == [x.shape for x in xs]
     one = [x[0] for x in xs]
-    np.testing.assert_allclose(ham.energy(one), ham.layer_energy(one) + ham.synapse_energy(ham.activations(one)), rtol=1e-5)
+    np.testing.assert_allclose(
+        ham.energy(one),
+        ham.layer_energy(one) + ham.synapse_energy(ham.activations(one)),
+        rtol=1e-5,
+    )
     ham.save_state_dict(tmp_path / "ham.ckpt")
     fresh = hmx.HAM(layers, synapses, connections)
     loaded = fresh.load_ckpt(tmp_path / "ham.ckpt")
@@ -97,7 +143,10 @@ def test_newer_dict_api():
     synapses = {"s": hmx.LinearSynapse.rand_init(jax.random.PRNGKey(0), 4, 3)}
     ham = hmx.HAM(neurons, synapses, [(("image", "label"), "s")])
     vham = ham.vectorize()
-    xs = {k: jax.random.normal(jax.random.PRNGKey(1), v.shape) for k, v in vham.init_states(bs=2).items()}
+    xs = {
+        k: jax.random.normal(jax.random.PRNGKey(1), v.shape)
+        for k, v in vham.init_states(bs=2).items()
+    }
     xhats = vham.activations(xs)
     E, grads = vham.dEdact(xhats, xs, return_energy=True)
     assert E.shape == (2,) and grads["label"].shape == (2, 3)
@@ -112,12 +161,30 @@ def test_newer_dict_api():
 @pytest.mark.parametrize(
     "build, match",
     [
-        (lambda: hmx.HAM([hmx.TanhLayer(3)], [hmx.DenseSynapse()], [((0, 1), 0)]), r"HAM connection \(\(0, 1\), 0\) names layer 1, but there are 1 layers"),
-        (lambda: hmx.HAM([hmx.TanhLayer(3)], [], [((0,), 0)]), r"names synapse 0, but there are 0 synapses"),
-        (lambda: hmx.HAM([hmx.TanhLayer(3)], [], [(0, 1, 2)]), r"is malformed: the list API takes \(\(layer_index, ...\), synapse_index\)"),
-        (lambda: hmx.HAM([hmx.TanhLayer(3)], [], []).energy([jnp.zeros(3)]), r"This HAM has no parameters yet: call `xs, ham = ham.init_states_and_params"),
-        (lambda: hmx.AttentionSynapse(hidden_lagrangian=hmx._layers.L.ReLU()), r"AttentionSynapse supports a Softmax hidden Lagrangian only"),
-        (lambda: hmx.ConvSynapse(3, use_bias=True), r"ConvSynapse got unsupported arguments \['use_bias'\]"),
+        (
+            lambda: hmx.HAM([hmx.TanhLayer(3)], [hmx.DenseSynapse()], [((0, 1), 0)]),
+            r"HAM connection \(\(0, 1\), 0\) names layer 1, but there are 1 layers",
+        ),
+        (
+            lambda: hmx.HAM([hmx.TanhLayer(3)], [], [((0,), 0)]),
+            r"names synapse 0, but there are 0 synapses",
+        ),
+        (
+            lambda: hmx.HAM([hmx.TanhLayer(3)], [], [(0, 1, 2)]),
+            r"is malformed: the list API takes \(\(layer_index, ...\), synapse_index\)",
+        ),
+        (
+            lambda: hmx.HAM([hmx.TanhLayer(3)], [], []).energy([jnp.zeros(3)]),
+            r"This HAM has no parameters yet: call `xs, ham = ham.init_states_and_params",
+        ),
+        (
+            lambda: hmx.AttentionSynapse(hidden_lagrangian=hmx._layers.L.ReLU()),
+            r"AttentionSynapse supports a Softmax hidden Lagrangian only",
+        ),
+        (
+            lambda: hmx.ConvSynapse(3, use_bias=True),
+            r"ConvSynapse got unsupported arguments \['use_bias'\]",
+        ),
     ],
 )
 def test_errors(build, match):
