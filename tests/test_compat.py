@@ -14,8 +14,8 @@ import hamax.compat as hmx  # noqa: E402 - the only line changed from the seeds
 
 
 def simple_fwd(model, x, depth, dt):
-    """The paper's Code 3 (the original registry's `simple_fwd`), verbatim but for
-    the `layers[-1].g` spelling, which is `activation` on hamax layers."""
+    """The paper's Code 3, as in the original registry's `simple_fwd` (verbatim
+    apart from also returning the states)."""
     xs = model.init_states(x.shape[0])
     xs[0] = jnp.array(x)
     masks = jtu.tree_map(lambda x: jnp.ones_like(x, dtype=jnp.int8), xs)
@@ -23,7 +23,7 @@ def simple_fwd(model, x, depth, dt):
     for i in range(depth):
         updates = model.vupdates(xs)
         xs = model.step(xs, updates, dt=dt, masks=masks)
-    return jax.vmap(model.layers[-1].activation)(xs[-1]), xs
+    return model.layers[-1].g(xs[-1]), xs
 
 
 def test_code1_hn_with_hidden_layer():

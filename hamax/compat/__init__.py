@@ -21,6 +21,7 @@ from ._layers import (
     ReluLayer as ReluLayer,
     RepuLayer as RepuLayer,
     RexpLayer as RexpLayer,
+    SeedLayer as SeedLayer,
     SelfAttentionSynapse as SelfAttentionSynapse,
     SigmoidLayer as SigmoidLayer,
     SoftmaxLayer as SoftmaxLayer,

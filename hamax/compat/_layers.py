@@ -14,6 +14,16 @@ from ..synapses import (
 from ..synapses._base import AbstractSynapse
 
 
+class SeedLayer(NeuronLayer):
+    """A core `NeuronLayer` with the seeds' alias `g` for `activation`. Like the
+    seeds' layers, `g` also accepts a batch of states for element-wise and
+    last-axis Lagrangians."""
+
+    def g(self, x):
+        """Alias for `activation` (the seeds' name)."""
+        return self.activation(x)
+
+
 def _layer(lagrangian_cls, doc):
     def make(
         shape, tau: float = 1.0, use_bias: bool = False, **lagrangian_kwargs
@@ -24,7 +34,7 @@ def _layer(lagrangian_cls, doc):
             if use_bias
             else None
         )
-        return NeuronLayer(lag, shape, tau=tau, bias=bias)
+        return SeedLayer(lag, shape, tau=tau, bias=bias)
 
     make.__name__ = make.__qualname__ = doc.split()[0]
     make.__doc__ = (
