@@ -1,4 +1,5 @@
 import itertools as it
+import re
 
 import equinox as eqx
 import jax
@@ -359,3 +360,21 @@ def test_paper_parameter_counts(getkey):
 def test_errors(make, match, getkey):
     with pytest.raises(ValueError, match=match):
         make(getkey())
+
+
+@pytest.mark.parametrize("cls", [S.ConvSynapse, S.ConvPoolSynapse])
+def test_conv_call_shape_errors(cls, getkey):
+    shapes = [(6, 6, 2), (6, 6, 3) if cls is S.ConvSynapse else (3, 3, 3)]
+    ham, _ = build(cls(3), shapes, getkey())
+    s = ham.synapses["s"]
+    name = cls.__name__
+    with pytest.raises(
+        ValueError,
+        match=rf"{name} with W.shape=\(3, 3, 2, 3\) expected g1 of shape \(h, w, 2\), got g1.shape=\(4, 6, 6, 2\). hamax functions act on one example",
+    ):
+        s(jnp.ones((4, 6, 6, 2)), jnp.ones(shapes[1]))
+    expected = re.escape(
+        f"{name} expected g2 of shape {shapes[1]} (what it computes from g1.shape=(6, 6, 2)), got g2.shape=(2, 2, 3)."
+    )
+    with pytest.raises(ValueError, match=expected):
+        s(jnp.ones((6, 6, 2)), jnp.ones((2, 2, 3)))

@@ -6,7 +6,10 @@ from ._attention import (
 )
 from ._base import AbstractSynapse as AbstractSynapse
 from ._bias import BiasSynapse as BiasSynapse
-from ._conv import ConvSynapse as ConvSynapse
+from ._conv import (
+    AbstractDriveSynapse as AbstractDriveSynapse,
+    ConvSynapse as ConvSynapse,
+)
 from ._conv_pool import ConvPoolSynapse as ConvPoolSynapse
 from ._dense import DenseSynapse as DenseSynapse
 from ._dense_hidden import DenseHiddenSynapse as DenseHiddenSynapse

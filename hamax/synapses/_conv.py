@@ -1,3 +1,4 @@
+import abc
 import math
 from collections.abc import Sequence
 
@@ -59,7 +60,54 @@ def check_hwc(owner: str, shapes):
             )
 
 
-class ConvSynapse(AbstractSynapse):
+def checked_kernel(owner: str, W, g1):
+    """`W`, after checking that `g1` is one (h, w, W.shape[2]) image."""
+    W = require_param(W, owner)
+    if g1.ndim != 3 or g1.shape[-1] != W.shape[2]:
+        raise ValueError(
+            f"{owner} with W.shape={W.shape} expected g1 of shape (h, w, "
+            f"{W.shape[2]}), got g1.shape={g1.shape}. hamax functions act on one "
+            "example; batch with jax.vmap."
+        )
+    return W
+
+
+def new_kernel(kernel_size, init_std, cin: int, cout: int, dtype, key):
+    """A normal HWIO kernel; default std 1/sqrt(fan-in). Returns (W, std)."""
+    dtype = jnp.zeros((), dtype).dtype if dtype is None else dtype
+    std = init_std or 1 / math.sqrt(math.prod(kernel_size) * cin)
+    return std * jr.normal(key, (*kernel_size, cin, cout), dtype), std
+
+
+class AbstractDriveSynapse(AbstractSynapse):
+    r"""A synapse $E = -\langle g_2, f(g_1)\rangle$: layer 1 drives layer 2 through
+    a map `forward` (a convolution, a pooled convolution). Its gradient for $g_2$
+    is $-f(g_1)$, computed once per descent when layer 1 is clamped."""
+
+    arity = 2
+
+    @abc.abstractmethod
+    def forward(self, g1: Float[Array, "..."]) -> Float[Array, "..."]:
+        """The drive $f(g_1)$ into the second layer."""
+
+    def __call__(self, g1: Float[Array, "..."], g2: Float[Array, "..."]) -> Scalar:
+        with jax.named_scope(f"hamax.{type(self).__name__}"):
+            h = self.forward(g1)
+            if h.shape != g2.shape:
+                raise ValueError(
+                    f"{type(self).__name__} expected g2 of shape {h.shape} (what it "
+                    f"computes from g1.shape={g1.shape}), got g2.shape={g2.shape}."
+                )
+            return -jnp.sum(g2 * h)
+
+    def partial(self, fixed):
+        if set(fixed) == {0}:
+            h = self.forward(fixed[0])  # the drive from a clamped layer, once
+            return lambda g2: -jnp.sum(g2 * h)
+        return super().partial(fixed)
+
+
+class ConvSynapse(AbstractDriveSynapse):
     r"""Convolutional synapse $E = -\langle g_2, W \star g_1\rangle$ (NHWC, HWIO).
 
     $\partial E/\partial g_2 = -W \star g_1$ (a forward convolution) and
@@ -83,7 +131,6 @@ class ConvSynapse(AbstractSynapse):
         ```
     """
 
-    arity = 2
     kernel_size: tuple[int, int] = eqx.field(static=True)
     strides: tuple[int, int] = eqx.field(static=True)
     padding: Padding = eqx.field(static=True)
@@ -117,9 +164,7 @@ class ConvSynapse(AbstractSynapse):
     def init(self, shapes, *, dtype=None, key: PRNGKeyArray):
         check_hwc("ConvSynapse", shapes)
         (h, w, cin), (h2, w2, cout) = shapes
-        dtype = jnp.zeros((), dtype).dtype if dtype is None else dtype
-        std = self.init_std or 1 / math.sqrt(math.prod(self.kernel_size) * cin)
-        W = std * jr.normal(key, (*self.kernel_size, cin, cout), dtype)
+        W, std = new_kernel(self.kernel_size, self.init_std, cin, cout, dtype, key)
         out = self._out_spatial((h, w, cin), W)
         if out != (h2, w2):
             raise ValueError(
@@ -139,31 +184,7 @@ class ConvSynapse(AbstractSynapse):
         )
         return tuple(out.shape[:2])
 
-    def forward(self, g1: Float[Array, "h w cin"]) -> Float[Array, "h2 w2 cout"]:
+    def forward(self, g1: Float[Array, "..."]) -> Float[Array, "h2 w2 cout"]:
         """The convolution $W \\star g_1$ (the drive into the output layer)."""
-        W = require_param(self.W, "ConvSynapse")
-        if g1.ndim != 3 or g1.shape[-1] != W.shape[2]:
-            raise ValueError(
-                f"ConvSynapse with W.shape={W.shape} expected g1 of shape (h, w, "
-                f"{W.shape[2]}), got g1.shape={g1.shape}. hamax functions act on "
-                "one example; batch with jax.vmap."
-            )
+        W = checked_kernel("ConvSynapse", self.W, g1)
         return conv(g1, W, self.strides, self.padding)
-
-    @jax.named_scope("hamax.ConvSynapse")
-    def __call__(
-        self, g1: Float[Array, "h w cin"], g2: Float[Array, "h2 w2 cout"]
-    ) -> Scalar:
-        h = self.forward(g1)
-        if h.shape != g2.shape:
-            raise ValueError(
-                f"ConvSynapse expected g2 of shape {h.shape} (the convolution of "
-                f"g1.shape={g1.shape}), got g2.shape={g2.shape}."
-            )
-        return -jnp.sum(g2 * h)
-
-    def partial(self, fixed):
-        if set(fixed) == {0}:
-            h = self.forward(fixed[0])  # the drive from a clamped image, once
-            return lambda g2: -jnp.sum(g2 * h)
-        return super().partial(fixed)

@@ -4,13 +4,18 @@ from collections.abc import Sequence
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import jax.random as jr
 from jax import lax
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from .._custom_types import Scalar
-from ._base import AbstractSynapse, require_param
-from ._conv import Padding, check_hwc, conv, pair
+from ._conv import (
+    AbstractDriveSynapse,
+    Padding,
+    check_hwc,
+    checked_kernel,
+    conv,
+    new_kernel,
+    pair,
+)
 
 
 def pool(h, kind: str, window, strides, beta):
@@ -32,7 +37,7 @@ def pool(h, kind: str, window, strides, beta):
     return (lse - jnp.log(math.prod(window))) / beta
 
 
-class ConvPoolSynapse(AbstractSynapse):
+class ConvPoolSynapse(AbstractDriveSynapse):
     r"""Convolution followed by pooling: $E = -\langle g_2, \mathrm{pool}(W \star g_1)
     \rangle$.
 
@@ -50,7 +55,6 @@ class ConvPoolSynapse(AbstractSynapse):
     - `W`, `init_std`: as for `ConvSynapse`.
     """
 
-    arity = 2
     kernel_size: tuple[int, int] = eqx.field(static=True)
     strides: tuple[int, int] = eqx.field(static=True)
     padding: Padding = eqx.field(static=True)
@@ -101,14 +105,12 @@ class ConvPoolSynapse(AbstractSynapse):
     def init(self, shapes, *, dtype=None, key: PRNGKeyArray):
         check_hwc("ConvPoolSynapse", shapes)
         (h, w, cin), (h2, w2, cout) = shapes
-        dtype = jnp.zeros((), dtype).dtype if dtype is None else dtype
-        std = self.init_std or 1 / math.sqrt(math.prod(self.kernel_size) * cin)
-        W = std * jr.normal(key, (*self.kernel_size, cin, cout), dtype)
+        W, std = new_kernel(self.kernel_size, self.init_std, cin, cout, dtype, key)
         new = eqx.tree_at(
             lambda s: (s.W, s.init_std), self, (W, std), is_leaf=lambda x: x is None
         )
         out = jax.eval_shape(
-            new.forward, jax.ShapeDtypeStruct((h, w, cin), dtype)
+            new.forward, jax.ShapeDtypeStruct((h, w, cin), W.dtype)
         ).shape
         if out[:2] != (h2, w2):
             raise ValueError(
@@ -120,32 +122,8 @@ class ConvPoolSynapse(AbstractSynapse):
             )
         return new
 
-    def forward(self, g1: Float[Array, "h w cin"]) -> Float[Array, "h2 w2 cout"]:
+    def forward(self, g1: Float[Array, "..."]) -> Float[Array, "h2 w2 cout"]:
         """The pooled convolution, the drive into the output layer."""
-        W = require_param(self.W, "ConvPoolSynapse")
-        if g1.ndim != 3 or g1.shape[-1] != W.shape[2]:
-            raise ValueError(
-                f"ConvPoolSynapse with W.shape={W.shape} expected g1 of shape (h, w, "
-                f"{W.shape[2]}), got g1.shape={g1.shape}. hamax functions act on "
-                "one example; batch with jax.vmap."
-            )
+        W = checked_kernel("ConvPoolSynapse", self.W, g1)
         h = conv(g1, W, self.strides, self.padding)
         return pool(h, self.pool, self.pool_window, self.pool_strides, self.pool_beta)
-
-    @jax.named_scope("hamax.ConvPoolSynapse")
-    def __call__(
-        self, g1: Float[Array, "h w cin"], g2: Float[Array, "h2 w2 cout"]
-    ) -> Scalar:
-        h = self.forward(g1)
-        if h.shape != g2.shape:
-            raise ValueError(
-                f"ConvPoolSynapse expected g2 of shape {h.shape} (the pooled "
-                f"convolution of g1.shape={g1.shape}), got g2.shape={g2.shape}."
-            )
-        return -jnp.sum(g2 * h)
-
-    def partial(self, fixed):
-        if set(fixed) == {0}:
-            h = self.forward(fixed[0])
-            return lambda g2: -jnp.sum(g2 * h)
-        return super().partial(fixed)
