@@ -122,15 +122,20 @@ class DenseHiddenSynapse(AbstractSynapse):
         return tuple(W * inv for W in Ws)
 
     def _project(self, W, g):
+        # A plain (heads * hidden, d) matrix product, reshaped afterwards: einsum
+        # over the 3-D memory tensor made XLA:CPU transpose and copy the memories
+        # (and the batch of hidden states) on every descent step.
+        k, h, d = W.shape
+        W2 = W.reshape(k * h, d)
         if self.per_token:
-            return jnp.einsum("...d,khd->...kh", g, W)
-        if g.size != W.shape[-1]:
+            return (g @ W2.T).reshape(*g.shape[:-1], k, h)
+        if g.size != d:
             raise ValueError(
-                f"DenseHiddenSynapse with memories of {W.shape[-1]} elements got an "
+                f"DenseHiddenSynapse with memories of {d} elements got an "
                 f"activation of shape {g.shape}. hamax functions act on one "
                 "example; batch with jax.vmap."
             )
-        return jnp.einsum("d,khd->kh", g.reshape(-1), W)
+        return (W2 @ g.reshape(-1)).reshape(k, h)
 
     def hidden(self, *gs: Float[Array, "..."]) -> Float[Array, "... heads hidden"]:
         r"""The hidden pre-activations $h = \sum_i W_i g_i$."""
