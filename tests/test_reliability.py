@@ -141,7 +141,7 @@ def test_nonfinite_loss_stops_cleanly(tmp_path):
     )
     with pytest.raises(
         FloatingPointError,
-        match=r"the loss became non-finite at epoch \d+, batch \d+; the update was not applied",
+        match=r"the loss became non-finite at epoch 1, batch 1 \(non-finite parameters: .synapses\['memories'\].Ws\[0\], .synapses\['memories'\].Ws\[1\]\); the update was not applied",
     ):
         T.train_classifier(
             "hn_relu_mnist",

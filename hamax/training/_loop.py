@@ -240,9 +240,11 @@ def train_classifier(
             )
             if not np.isfinite(float(loss)):
                 where = f"epoch {epoch + 1}, batch {i + 1}"
+                bad = _nonfinite_leaves(new_ham)
                 msg = (
-                    f"train_classifier: the loss became non-finite at {where}; the "
-                    "update was not applied"
+                    f"train_classifier: the loss became non-finite at {where}"
+                    + (f" (non-finite parameters: {', '.join(bad)})" if bad else "")
+                    + "; the update was not applied"
                     + (f" and {ckpt} holds the last good state" if ckpt else "")
                     + ". Lower the learning rate or the model's dt."
                 )
@@ -289,6 +291,18 @@ def train_classifier(
                 f"acc {row['test_accuracy']:.4f} | {train_time:.1f}s"
             )
     return TrainResult(ham, history, ckpt, status)
+
+
+def _nonfinite_leaves(ham: HAM) -> list[str]:
+    """Paths of the parameters that hold NaN or inf, e.g. `.synapses['m'].Ws[0]`."""
+    leaves = jax.tree_util.tree_flatten_with_path(
+        eqx.filter(ham, eqx.is_inexact_array)
+    )[0]
+    return [
+        jax.tree_util.keystr(path)
+        for path, leaf in leaves
+        if not bool(jnp.all(jnp.isfinite(leaf)))
+    ]
 
 
 def _global_batch(sharding, *arrays):
