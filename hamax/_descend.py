@@ -226,9 +226,12 @@ def _descend(ham: HAM, x0: States, masks, dt, cfg: _Config) -> Solution:
     else:
         out = _run_loop(ham, x0, masks, dt, cfg)
     free = tuple(k for k in ham.neurons if k not in cfg.clamped)
-    system = _FreeSystem.build(ham, x0, cfg.clamped)
     x_final = out["x"]
     n = out["i"]
+    # Energies of the final state only when asked for (the loop's system is not
+    # returned, so this rebuilds the clamped drive; XLA shares it with the loop's).
+    if cfg.need_energy or cfg.save_components:
+        system = _FreeSystem.build(ham, x0, cfg.clamped)
     E_final = None
     if cfg.need_energy:
         E_final = system.energy(x_final)
