@@ -93,7 +93,7 @@ def main():
         upd, state = opt.update(g, state, eqx.filter(ham, eqx.is_inexact_array))
         return eqx.apply_updates(ham, upd), state, l
 
-    out["train10"] = timeit(
+    out["train10"] = out["train10_plain"] = timeit(
         lambda h, s: train_step(h, s, img, y, 10), ham, state, repeats=repeats
     )
     mem = {}

@@ -108,14 +108,33 @@ def hamax_workloads(repeats):
         ),
     }
 
+    res["train10_plain"] = {
+        "seconds": median_time(
+            lambda h, s: training.make_step(
+                h, s, img, y, optim=optim, steps=10, dt=DT, checkpoint=False
+            ),
+            ham,
+            state,
+            repeats=repeats,
+        ),
+        "flops": flops(
+            jax.jit(
+                lambda h: eqx.filter_grad(
+                    lambda h: training.classification_loss(
+                        h, img, y, steps=10, dt=DT, checkpoint=False
+                    )[0]
+                )(h)
+            ),
+            ham,
+        ),
+    }
+
     # Peak temporary memory of one gradient, from XLA's buffer assignment.
     mem = {}
     for mode in ("bptt", "checkpoint", "implicit"):
         mem[mode] = {}
         for depth in (10, 40, 160):
-            kw = dict(steps=depth, dt=DT)
-            if mode == "checkpoint":
-                kw["checkpoint"] = True
+            kw = dict(steps=depth, dt=DT, checkpoint=mode == "checkpoint")
             if mode == "implicit":
                 kw.update(
                     stop=hamax.Converged(atol=0.0, max_steps=depth), adjoint="implicit"
@@ -231,7 +250,8 @@ def main():
     names = {
         "step": "(a) one dynamics step",
         "forward10": "(b) depth-10 forward, image clamped",
-        "train10": "(c) train step, BPTT depth 10, Adam",
+        "train10": "(c) train step, BPTT depth 10, Adam (default: steps checkpointed)",
+        "train10_plain": "(c') the same without checkpointing",
         "conv_forward7_b100": "conv HAM forward, depth 7 (batch 100)",
         "conv_train7_b100": "conv HAM train step, depth 7 (batch 100)",
     }

@@ -94,7 +94,7 @@ def train_classifier(
     resume: bool = True,
     progress: bool = True,
     max_batches: int | None = None,
-    checkpoint_steps: bool = False,
+    checkpoint_steps: bool = True,
     checkpoint_every: int | None = None,
     on_nonfinite: str = "stop",
     devices: Sequence[jax.Device] | None = None,
@@ -117,7 +117,8 @@ def train_classifier(
     - `hyperparams`: passed to the zoo builder (e.g. `{"num_hidden": 500}`).
     - `augment`: an [`hamax.data.Augment`][] applied to training batches.
     - `max_batches`: cap on batches per epoch (for quick runs).
-    - `checkpoint_steps`: rematerialise descent steps in the backward pass.
+    - `checkpoint_steps`: rematerialise descent steps in the backward pass
+      (default True: faster and leaner; see [`hamax.training.forward`][]).
     - `checkpoint_every`: also checkpoint every this many batches within an
       epoch; a run killed mid-epoch resumes at the next batch with identical
       results (no step lost or repeated).

@@ -34,7 +34,7 @@ def classification_loss(
     dt: float,
     image: str = "image",
     label: str = "label",
-    checkpoint: bool = False,
+    checkpoint: bool = True,
     stop: Converged | None = None,
     adjoint: str = "bptt",
 ):
@@ -67,7 +67,7 @@ def make_step(
     dt: float,
     image: str = "image",
     label: str = "label",
-    checkpoint: bool = False,
+    checkpoint: bool = True,
     stop: Converged | None = None,
     adjoint: str = "bptt",
 ):
