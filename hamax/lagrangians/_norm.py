@@ -15,6 +15,15 @@ def _axis_size(x, axis) -> int:
     return math.prod(x.shape[a] for a in axes)
 
 
+def _check_gamma(owner: str, gamma) -> None:
+    # Only concrete numbers can be checked; a traced or learnable gamma is trusted.
+    if isinstance(gamma, int | float) and gamma < 0:
+        raise ValueError(
+            f"{owner} expected `gamma` >= 0 (the Lagrangian must be convex), got "
+            f"gamma={gamma}."
+        )
+
+
 def _delta_term(delta, x):
     # Broadcast explicitly: the bias is added once per element, never once per
     # row (the original HAMUX added sum(delta * x) to every row).
@@ -37,11 +46,7 @@ class LayerNorm(AbstractLagrangian):
     eps: float = eqx.field(static=True, default=1e-5)
 
     def __check_init__(self):
-        if isinstance(self.gamma, int | float) and self.gamma < 0:
-            raise ValueError(
-                f"LayerNorm expected `gamma` >= 0 (the Lagrangian must be convex), "
-                f"got gamma={self.gamma}."
-            )
+        _check_gamma("LayerNorm", self.gamma)
 
     def __call__(self, x: Float[Array, "*shape"]) -> Scalar:
         d = _axis_size(x, self.axis)
@@ -64,11 +69,7 @@ class SphericalNorm(AbstractLagrangian):
     eps: float = eqx.field(static=True, default=1e-5)
 
     def __check_init__(self):
-        if isinstance(self.gamma, int | float) and self.gamma < 0:
-            raise ValueError(
-                f"SphericalNorm expected `gamma` >= 0 (the Lagrangian must be "
-                f"convex), got gamma={self.gamma}."
-            )
+        _check_gamma("SphericalNorm", self.gamma)
 
     def __call__(self, x: Float[Array, "*shape"]) -> Scalar:
         norm = jnp.sqrt(jnp.sum(x * x, axis=self.axis) + self.eps)
