@@ -296,6 +296,10 @@ def test_paper_parameter_counts(getkey):
             r"ConvSynapse connects image-like layers of shape \(height, width, channels\), got a layer of shape \(36,\)",
         ),
         (
+            lambda k: S.ConvPoolSynapse(3, padding="FULL"),
+            r"ConvPoolSynapse expected `padding` to be 'SAME', 'VALID'",
+        ),
+        (
             lambda k: S.ConvSynapse(3, padding="FULL"),
             r"ConvSynapse expected `padding` to be 'SAME', 'VALID'",
         ),

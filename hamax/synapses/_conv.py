@@ -27,6 +27,16 @@ def pair(v, owner: str, arg: str) -> tuple[int, int]:
     return out
 
 
+def check_padding(owner: str, padding: Padding) -> Padding:
+    """Validate a padding spec; lists become tuples (static fields must hash)."""
+    if isinstance(padding, str) and padding.upper() not in ("SAME", "VALID"):
+        raise ValueError(
+            f"{owner} expected `padding` to be 'SAME', 'VALID', an int or pairs of "
+            f"ints, got {padding!r}."
+        )
+    return tuple(padding) if isinstance(padding, list) else padding
+
+
 def conv_padding(padding: Padding):
     if isinstance(padding, str):
         return padding.upper()
@@ -148,12 +158,7 @@ class ConvSynapse(AbstractDriveSynapse):
     ):
         self.kernel_size = pair(kernel_size, "ConvSynapse", "kernel_size")
         self.strides = pair(strides, "ConvSynapse", "strides")
-        if isinstance(padding, str) and padding.upper() not in ("SAME", "VALID"):
-            raise ValueError(
-                f"ConvSynapse expected `padding` to be 'SAME', 'VALID', an int or "
-                f"pairs of ints, got {padding!r}."
-            )
-        self.padding = padding if not isinstance(padding, list) else tuple(padding)
+        self.padding = check_padding("ConvSynapse", padding)
         self.W = W
         self.init_std = init_std
 

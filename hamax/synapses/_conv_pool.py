@@ -11,6 +11,7 @@ from ._conv import (
     AbstractDriveSynapse,
     Padding,
     check_hwc,
+    check_padding,
     checked_kernel,
     conv,
     new_kernel,
@@ -81,7 +82,7 @@ class ConvPoolSynapse(AbstractDriveSynapse):
         owner = "ConvPoolSynapse"
         self.kernel_size = pair(kernel_size, owner, "kernel_size")
         self.strides = pair(strides, owner, "strides")
-        self.padding = padding if not isinstance(padding, list) else tuple(padding)
+        self.padding = check_padding(owner, padding)
         if pool not in ("max", "avg", "soft"):
             raise ValueError(
                 f"ConvPoolSynapse expected `pool` to be 'max', 'avg' or 'soft', got "
