@@ -89,6 +89,23 @@ def new_kernel(kernel_size, init_std, cin: int, cout: int, dtype, key):
     return std * jr.normal(key, (*kernel_size, cin, cout), dtype), std
 
 
+def with_new_kernel(syn, shapes, dtype, key):
+    """Shared `init` of the convolutional synapses: check the layers are images,
+    draw a kernel for their channels, and find the drive's spatial shape.
+
+    Returns `(initialised synapse, drive (h, w), input (h, w), output (h, w, c))`.
+    """
+    owner = type(syn).__name__
+    check_hwc(owner, shapes)
+    (h, w, cin), (h2, w2, cout) = shapes
+    W, std = new_kernel(syn.kernel_size, syn.init_std, cin, cout, dtype, key)
+    new = eqx.tree_at(
+        lambda s: (s.W, s.init_std), syn, (W, std), is_leaf=lambda x: x is None
+    )
+    out = jax.eval_shape(new.forward, jax.ShapeDtypeStruct((h, w, cin), W.dtype))
+    return new, tuple(out.shape[:2]), (h, w), (h2, w2, cout)
+
+
 class AbstractDriveSynapse(AbstractSynapse):
     r"""A synapse $E = -\langle g_2, f(g_1)\rangle$: layer 1 drives layer 2 through
     a map `forward` (a convolution, a pooled convolution). Its gradient for $g_2$
@@ -167,10 +184,7 @@ class ConvSynapse(AbstractDriveSynapse):
         return self.W is not None
 
     def init(self, shapes, *, dtype=None, key: PRNGKeyArray):
-        check_hwc("ConvSynapse", shapes)
-        (h, w, cin), (h2, w2, cout) = shapes
-        W, std = new_kernel(self.kernel_size, self.init_std, cin, cout, dtype, key)
-        out = self._out_spatial((h, w, cin), W)
+        new, out, (h, w), (h2, w2, cout) = with_new_kernel(self, shapes, dtype, key)
         if out != (h2, w2):
             raise ValueError(
                 f"ConvSynapse with kernel_size={self.kernel_size}, strides="
@@ -178,16 +192,7 @@ class ConvSynapse(AbstractDriveSynapse):
                 f"{out}, but the output layer is {(h2, w2)}. Change the output layer "
                 f"shape to {(*out, cout)} or the strides/padding."
             )
-        return ConvSynapse(
-            self.kernel_size, self.strides, self.padding, W=W, init_std=std
-        )
-
-    def _out_spatial(self, shape, W):
-        out = jax.eval_shape(
-            lambda x: conv(x, W, self.strides, self.padding),
-            jax.ShapeDtypeStruct(shape, W.dtype),
-        )
-        return tuple(out.shape[:2])
+        return new
 
     def forward(self, g1: Float[Array, "..."]) -> Float[Array, "h2 w2 cout"]:
         """The convolution $W \\star g_1$ (the drive into the output layer)."""

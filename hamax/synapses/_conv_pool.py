@@ -10,12 +10,11 @@ from jaxtyping import Array, Float, PRNGKeyArray
 from ._conv import (
     AbstractDriveSynapse,
     Padding,
-    check_hwc,
     check_padding,
     checked_kernel,
     conv,
-    new_kernel,
     pair,
+    with_new_kernel,
 )
 
 
@@ -104,22 +103,14 @@ class ConvPoolSynapse(AbstractDriveSynapse):
         return self.W is not None
 
     def init(self, shapes, *, dtype=None, key: PRNGKeyArray):
-        check_hwc("ConvPoolSynapse", shapes)
-        (h, w, cin), (h2, w2, cout) = shapes
-        W, std = new_kernel(self.kernel_size, self.init_std, cin, cout, dtype, key)
-        new = eqx.tree_at(
-            lambda s: (s.W, s.init_std), self, (W, std), is_leaf=lambda x: x is None
-        )
-        out = jax.eval_shape(
-            new.forward, jax.ShapeDtypeStruct((h, w, cin), W.dtype)
-        ).shape
-        if out[:2] != (h2, w2):
+        new, out, (h, w), (h2, w2, cout) = with_new_kernel(self, shapes, dtype, key)
+        if out != (h2, w2):
             raise ValueError(
-                f"ConvPoolSynapse maps a {(h, w)} image to {out[:2]} (convolution "
+                f"ConvPoolSynapse maps a {(h, w)} image to {out} (convolution "
                 f"strides={self.strides}, padding={self.padding!r}, then pooling "
                 f"window={self.pool_window}, strides={self.pool_strides}), but the "
                 f"output layer is {(h2, w2)}. Change the output layer shape to "
-                f"{(*out[:2], cout)}."
+                f"{(*out, cout)}."
             )
         return new
 
