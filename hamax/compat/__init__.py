@@ -2,10 +2,26 @@
 as thin views over the hamax core. Change `import hamux as hmx` to
 `import hamax.compat as hmx`."""
 
+from ..lagrangians import (
+    ghostmax as ghostmax,
+    lagr_exp as lagr_exp,
+    lagr_ghostmax as lagr_ghostmax,
+    lagr_identity as lagr_identity,
+    lagr_layernorm as lagr_layernorm,
+    lagr_relu as lagr_relu,
+    lagr_repu as lagr_repu,
+    lagr_rexp as lagr_rexp,
+    lagr_sigmoid as lagr_sigmoid,
+    lagr_softmax as lagr_softmax,
+    lagr_spherical_norm as lagr_spherical_norm,
+    lagr_tanh as lagr_tanh,
+)
 from ._dict_ham import (
+    BiasSynapse as BiasSynapse,
     DictHAM as DictHAM,
     HamuxBiasSynapse as HamuxBiasSynapse,
     LinearSynapse as LinearSynapse,
+    NeuronLayer as NeuronLayer,
     legendre_transform as legendre_transform,
 )
 from ._factory import HAM as HAM
