@@ -185,6 +185,9 @@ def test_readme_style_example_and_checkpoint(tmp_path):
     assert np.all(ham.venergy(xs) <= e0)
     gs = ham.vactivations(xs)
     assert [g.shape for g in gs] == [x.shape for x in xs]
+    np.testing.assert_allclose(
+        ham.venergy(xs), ham.vlayer_energy(xs) + ham.vsynapse_energy(gs), rtol=1e-5
+    )
     one = [x[0] for x in xs]
     np.testing.assert_allclose(
         ham.energy(one),

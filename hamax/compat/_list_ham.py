@@ -191,6 +191,14 @@ class ListHAM(eqx.Module):
         """Batched `energy`."""
         return jax.vmap(self.energy)(xs)
 
+    def vlayer_energy(self, xs: list):
+        """Batched `layer_energy`."""
+        return jax.vmap(self.layer_energy)(xs)
+
+    def vsynapse_energy(self, gs: list):
+        """Batched `synapse_energy`."""
+        return jax.vmap(self.synapse_energy)(gs)
+
     def vdEdg(self, xs: list) -> list:
         """Batched `dEdg`."""
         return jax.vmap(self.dEdg)(xs)
