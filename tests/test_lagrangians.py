@@ -103,6 +103,17 @@ def test_custom_jvp_against_finite_differences(cls, getkey):
     check_grads(f, (x, jnp.asarray(1.3)), order=2, modes=["fwd", "rev"])
 
 
+def test_relu_custom_jvp_first_and_second_order(getkey):
+    # Away from the kink, finite differences of first and second order hold; the
+    # Hessian of L is the indicator of x > 0 (0 at the kink, where L is C^1).
+    x = jax.random.normal(getkey(), (7,), jnp.float64)
+    check_grads(lambda x: L.ReLU()(jnp.asarray(x)), (x,), order=2, modes=["fwd", "rev"])
+    xk = jnp.array([-1.0, 0.0, 2.0])
+    np.testing.assert_array_equal(L.ReLU().activation(xk), [0.0, 0.0, 2.0])
+    np.testing.assert_array_equal(jax.grad(L.ReLU())(xk), [0.0, 0.0, 2.0])
+    np.testing.assert_array_equal(jnp.diag(jax.hessian(L.ReLU())(xk)), [0.0, 0.0, 1.0])
+
+
 def test_learnable_hyperparameters_get_gradients(getkey):
     x = jax.random.normal(getkey(), (2, 5), jnp.float64)
     for cls, field in [

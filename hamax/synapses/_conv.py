@@ -48,16 +48,50 @@ def conv_padding(padding: Padding):
     return tuple(tuple(p) for p in pads)
 
 
-def conv(g1, W, strides, padding):
-    """Cross-correlation of one HWC image with an HWIO kernel, as in `lax`."""
-    out = lax.conv_general_dilated(
-        g1[None],
-        W,
-        window_strides=strides,
-        padding=conv_padding(padding),
-        dimension_numbers=("NHWC", "HWIO", "NHWC"),
-    )
-    return out[0]
+def conv(g1, W, strides, padding, *, impl: str | None = None):
+    """Cross-correlation of one HWC image with an HWIO kernel, as in `lax`.
+
+    `impl="matmul"` (the default on CPU) gathers the kernel windows into one
+    `(positions, kh * kw * c_in)` patch matrix and multiplies it with the kernel,
+    so the forward pass and both gradients are matrix products. Inside a descent
+    loop XLA:CPU compiles the kernel gradient of `lax.conv_general_dilated` to a
+    slow direct convolution: a conv HAM training step took 1.35 s at batch 50
+    and 61 s at batch 400 that way, against 0.05 s and 0.5 s as matrix products
+    (`benchmarks/run.py`). `impl="xla"` (the default elsewhere) is
+    `lax.conv_general_dilated`.
+    """
+    if impl is None:
+        impl = "matmul" if jax.default_backend() == "cpu" else "xla"
+    pads = conv_padding(padding)
+    if impl == "xla":
+        out = lax.conv_general_dilated(
+            g1[None],
+            W,
+            window_strides=strides,
+            padding=pads,
+            dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        )
+        return out[0]
+    kh, kw, c_in, c_out = W.shape
+    if isinstance(pads, str):
+        pads = lax.padtype_to_pads(g1.shape[:2], (kh, kw), strides, pads)
+    zero = jnp.zeros((), g1.dtype)
+    x = lax.pad(g1, zero, [(lo, hi, 0) for lo, hi in pads] + [(0, 0, 0)])
+    s0, s1 = strides
+    p = (x.shape[0] - kh) // s0 + 1
+    q = (x.shape[1] - kw) // s1 + 1
+    windows = [
+        lax.slice(
+            x,
+            (i, j, 0),
+            (i + (p - 1) * s0 + 1, j + (q - 1) * s1 + 1, c_in),
+            (s0, s1, 1),
+        )
+        for i in range(kh)
+        for j in range(kw)
+    ]
+    patches = jnp.concatenate(windows, axis=-1) if len(windows) > 1 else windows[0]
+    return patches @ W.reshape(kh * kw * c_in, c_out)
 
 
 def check_hwc(owner: str, shapes):
