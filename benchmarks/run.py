@@ -64,6 +64,66 @@ def roofline(repeats):
     return out
 
 
+def handwritten_workloads(repeats):
+    """The same math as (a)-(c) written directly in JAX, batched, with no library:
+    the image drive computed once, only the label layer in the loop, the ReLU
+    and softmax gradients written out, steps checkpointed. A floor for what any
+    library built on XLA can reach on this machine."""
+    img = jr.normal(jr.key(1), (B, D_IMG), jnp.float32)
+    y = jr.randint(jr.key(2), (B,), 0, D_LAB)
+    k1, k2 = jr.split(jr.key(0))
+    scale = (D_IMG + D_LAB) ** -0.5
+    P = {
+        "Wi": scale * jr.normal(k1, (D_IMG, HID), jnp.float32),
+        "Wl": scale * jr.normal(k2, (D_LAB, HID), jnp.float32),
+    }
+
+    def run(P, img, depth, remat=False):
+        drive = jnp.tanh(img) @ P["Wi"]
+
+        def body(x, _):
+            r = jax.nn.relu(drive + jax.nn.softmax(x, -1) @ P["Wl"])
+            return x - DT * (x - r @ P["Wl"].T), None
+
+        body = jax.checkpoint(body) if remat else body
+        return jax.lax.scan(body, jnp.zeros((img.shape[0], D_LAB)), length=depth)[0]
+
+    def loss(P):
+        logp = jax.nn.log_softmax(run(P, img, 10, remat=True), -1)
+        return -jnp.mean(jnp.take_along_axis(logp, y[:, None], 1))
+
+    optim = optax.adam(1e-3)
+
+    @jax.jit
+    def train(P, state):
+        grads = jax.grad(loss)(P)
+        upd, state = optim.update(grads, state, P)
+        return optax.apply_updates(P, upd), state
+
+    step = jax.jit(lambda P, img: run(P, img, 1))
+    fwd = jax.jit(lambda P, img: run(P, img, 10))
+    return {
+        "step": median_time(step, P, img, repeats=repeats),
+        "forward10": median_time(fwd, P, img, repeats=repeats),
+        "train10": median_time(train, P, optim.init(P), repeats=repeats),
+    }
+
+
+def compat_agreement(out: pathlib.Path) -> str:
+    """Run the hamux 0.2 README loop under hamux and under hamax.compat."""
+    script = str(HERE / "hamux02_readme.py")
+    py = out / ".hamux-venv" / "bin" / "python"
+    runs = [
+        subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        for cmd in (
+            [sys.executable, script, "hamax.compat"],
+            [str(py), script, "hamux"],
+        )
+    ]
+    a, b = (r.replace("Post init\n", "").strip() for r in runs)
+    return "identical" if a == b else f"DIFFERENT:\nhamax.compat:\n{a}\nhamux:\n{b}"
+
+
 def hamax_workloads(repeats):
     ham = zoo.make_hn((D_IMG,), num_hidden=HID, key=jr.key(0), dtype=jnp.float32)
     img = jr.normal(jr.key(1), (B, D_IMG), jnp.float32)
@@ -238,14 +298,16 @@ def main():
     out.mkdir(parents=True, exist_ok=True)
     roof = roofline(args.repeats)
     ours = hamax_workloads(args.repeats)
+    floor = handwritten_workloads(args.repeats)
     theirs = None if args.skip_hamux else hamux_workloads(out, args.repeats)
+    agreement = None if args.skip_hamux else compat_agreement(out)
     peak = roof["square2048"]
     rows = [
         f"Machine: {machine()}. Matmul roofline (float32, same run): {roof['square2048']:.0f} GFLOP/s "
         f"(2048^3), {roof['hn_shape']:.0f} GFLOP/s (400x794 @ 794x1000).",
         "",
-        "| workload (batch 400, float32) | hamax ms | hamux 0.2.2 ms | hamax / hamux | hamax GFLOP/s | % of roofline |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| workload (batch 400, float32) | hamax ms | hamux 0.2.2 ms | hamax / hamux | hand-written JAX ms | hamax GFLOP/s | % of roofline |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     names = {
         "step": "(a) one dynamics step",
@@ -253,7 +315,7 @@ def main():
         "train10": "(c) train step, BPTT depth 10, Adam (default: steps checkpointed)",
         "train10_plain": "(c') the same without checkpointing",
         "conv_forward7_b100": "conv HAM forward, depth 7 (batch 100)",
-        "conv_train7_b100": "conv HAM train step, depth 7 (batch 100)",
+        "conv_train7_b100": "conv HAM train step, depth 7, Adam (batch 100)",
     }
     for key, label in names.items():
         t = ours[key]["seconds"]
@@ -261,8 +323,9 @@ def main():
         h = theirs.get(key) if theirs else None
         hcol = f"{1e3 * h:.2f}" if h else "n/a"
         ratio = f"{t / h:.2f}" if h else "n/a"
+        fl = f"{1e3 * floor[key]:.2f}" if key in floor else "n/a"
         rows.append(
-            f"| {label} | {1e3 * t:.2f} | {hcol} | {ratio} | {gf:.0f} | {100 * gf / peak:.0f}% |"
+            f"| {label} | {1e3 * t:.2f} | {hcol} | {ratio} | {fl} | {gf:.0f} | {100 * gf / peak:.0f}% |"
         )
     rows += [
         "",
@@ -277,6 +340,12 @@ def main():
         rows.append(
             f"| {d} | {m['bptt'][d] / 2**20:.1f} | {m['checkpoint'][d] / 2**20:.1f} | {m['implicit'][d] / 2**20:.1f} | {hm} |"
         )
+    if agreement is not None:
+        rows += [
+            "",
+            "hamux 0.2 README loop (`benchmarks/hamux02_readme.py`) under hamux and "
+            f"under hamax.compat: {agreement}.",
+        ]
     table = "\n".join(rows) + "\n"
     (out / "results.md").write_text(table)
     (out / "results.json").write_text(
@@ -285,6 +354,8 @@ def main():
                 "roofline_gflops": roof,
                 "hamax": ours,
                 "hamux": theirs,
+                "handwritten": floor,
+                "compat_agreement": agreement,
                 "machine": machine(),
             },
             indent=1,

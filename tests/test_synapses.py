@@ -233,7 +233,7 @@ def test_dense_hidden_gradient_closed_form(getkey):
     )
     s = ham.synapses["s"]
     _, gs = acts(ham, names, getkey())
-    W1, W2 = (np.asarray(w) for w in s.Ws)
+    W1, W2 = (np.asarray(w).transpose(1, 2, 0) for w in s.Ws)  # (heads, hidden, d)
     norm = np.sqrt((W1**2).sum(-1, keepdims=True) + (W2**2).sum(-1, keepdims=True))
     W1, W2 = W1 / norm, W2 / norm  # unit-norm memories across both layers
     np.testing.assert_allclose(
@@ -274,7 +274,10 @@ def test_dense_hidden_relu_is_paper_hn(getkey):
     ham, names = build(S.DenseHiddenSynapse(8), [(6,), (3,)], getkey())
     s = ham.synapses["s"]
     _, gs = acts(ham, names, getkey())
-    W = np.concatenate([np.asarray(w)[0] for w in s.Ws], axis=1)  # (8, 9) memories
+    W = np.concatenate([np.asarray(w)[:, 0].T for w in s.Ws], axis=1)  # (8, 9) memories
+    np.testing.assert_array_equal(
+        W, np.concatenate([np.asarray(m)[0] for m in s.memories()], axis=1)
+    )
     h = W @ np.concatenate([np.asarray(g) for g in gs])
     np.testing.assert_allclose(s(*gs), -0.5 * (np.maximum(h, 0) ** 2).sum(), rtol=1e-12)
     grad = np.concatenate(jax.grad(s, argnums=(0, 1))(*gs))

@@ -49,7 +49,10 @@ def make_dense_am(
     if memories is not None:
         memories = jnp.asarray(memories, dtype)
         syn = DenseHiddenSynapse(
-            memories.shape[0], Softmax(beta), normalize=True, Ws=(memories[None],)
+            memories.shape[0],
+            Softmax(beta),
+            normalize=True,
+            Ws=(memories.T[:, None, :],),
         )
     layer = NeuronLayer(Tanh(), dim)
     return HAM(
