@@ -271,6 +271,27 @@ def test_nan_initial_state_is_reported(getkey):
         hamax.descend(ham, xs, dt=0.1, steps=2)
 
 
+@pytest.mark.parametrize("bad", [jnp.nan, -jnp.inf, jnp.inf])
+@pytest.mark.parametrize("where", [0, -1])
+@pytest.mark.parametrize("steps", [0, 2])
+@pytest.mark.parametrize("throw", [True, False])
+def test_any_nonfinite_element_of_x0_is_reported(bad, where, steps, throw, getkey):
+    ham = bounded_ham(getkey())
+    xs = ham.init_states(scale=1.0, key=getkey())
+    for name in xs:  # every layer, clamped or free
+        bad_xs = dict(xs)
+        flat = xs[name].reshape(-1).at[where].set(bad)
+        bad_xs[name] = flat.reshape(xs[name].shape)
+        with pytest.raises(
+            Exception, match=rf"descend: x0\['{name}'\] contains NaN or inf"
+        ):
+            hamax.descend(ham, bad_xs, dt=0.1, steps=steps, clamp=[name], throw=throw)
+        # also inside a user's jit that reads only the states
+        f = jax.jit(lambda x: hamax.descend(ham, x, dt=0.1, steps=steps).states)
+        with pytest.raises(Exception, match="contains NaN or inf"):
+            jax.block_until_ready(f(bad_xs))
+
+
 def test_ode_path_matches_tiny_dt_euler(getkey):
     pytest.importorskip("diffrax")
     from hamax.ode import solve_ode
