@@ -55,13 +55,15 @@ def conv(g1, W, strides, padding, *, impl: str | None = None):
     `(positions, kh * kw * c_in)` patch matrix and multiplies it with the kernel,
     so the forward pass and both gradients are matrix products. Inside a descent
     loop XLA:CPU compiles the kernel gradient of `lax.conv_general_dilated` to a
-    slow direct convolution: a conv HAM training step took 1.35 s at batch 50
-    and 61 s at batch 400 that way, against 0.05 s and 0.5 s as matrix products
-    (`benchmarks/run.py`). `impl="xla"` (the default elsewhere) is
-    `lax.conv_general_dilated`.
+    slow direct convolution: differentiating a 7-step loop through one 3x3
+    convolution took 1.37 s at batch 50 and 61 s at batch 400 that way, against
+    0.055 s and 0.54 s as matrix products (`benchmarks/conv_scaling.py`).
+    `impl="xla"` (the default elsewhere) is `lax.conv_general_dilated`.
     """
     if impl is None:
         impl = "matmul" if jax.default_backend() == "cpu" else "xla"
+    if impl not in ("matmul", "xla"):
+        raise ValueError(f"conv expected impl='matmul' or 'xla', got {impl!r}.")
     pads = conv_padding(padding)
     if impl == "xla":
         out = lax.conv_general_dilated(

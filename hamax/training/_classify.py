@@ -43,7 +43,7 @@ def forward(
     `adjoint="implicit"` differentiates the fixed point in constant memory).
     `checkpoint=True` (the default) rematerialises each step in the backward pass:
     on the paper's HN it is faster on CPU as well as smaller (a training step of
-    18.1 against 21.7 ms at depth 10, batch 400, in `make bench`), because
+    18.0 against 21.7 ms at depth 10, batch 400, in `make bench`), because
     storing every step's intermediates costs more than recomputing them.
     Non-finite states are returned, not raised: they make the loss non-finite.
     """
