@@ -12,29 +12,16 @@
 """
 
 import argparse
-import time
 
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 import optax
 from jax import lax
+from run import median_time  # benchmarks/run.py, next to this script
 
 from hamax import training, zoo
 from hamax.synapses._conv import conv
-
-
-def median_time(f, *args, repeats=3):
-    t = time.perf_counter()
-    jax.block_until_ready(f(*args))
-    if time.perf_counter() - t > 10:  # very slow: one more timed run is enough
-        repeats = 1
-    ts = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        jax.block_until_ready(f(*args))
-        ts.append(time.perf_counter() - t)
-    return sorted(ts)[len(ts) // 2]
 
 
 def loop_kernel_grad(impl):
@@ -71,8 +58,8 @@ def main():
         x = jr.normal(jr.key(0), (b, 7, 7, 64))
         W = 0.05 * jr.normal(jr.key(1), (3, 3, 64, 128))
         t = jr.normal(jr.key(2), (b, 5, 5, 128))
-        slow = median_time(loop_kernel_grad("xla"), W, x, t)
-        fast = median_time(loop_kernel_grad("matmul"), W, x, t)
+        slow = median_time(loop_kernel_grad("xla"), W, x, t, repeats=3)
+        fast = median_time(loop_kernel_grad("matmul"), W, x, t, repeats=3)
         img = jr.normal(jr.key(3), (b, 28, 28, 1), jnp.float32)
         y = jr.randint(jr.key(4), (b,), 0, 10)
         step = median_time(
@@ -83,6 +70,7 @@ def main():
             state,
             img,
             y,
+            repeats=3,
         )
         print(f"| {b} | {slow:.3f} | {fast:.3f} | {step:.3f} |")
 
