@@ -227,3 +227,50 @@ def test_augment_shapes_ranges_and_identity():
         match=r"Augment expected images of shape \(n, h, w, c\), got \(8, 8, 3\)",
     ):
         D.Augment()(imgs[0], key=jr.key(0))
+
+
+def test_random_bytes_npz_and_object_arrays_never_suggest_pickle(tmp_path):
+    # Issue #15: NumPy's own message suggests allow_pickle=True for these.
+    bad = tmp_path / "mnist.npz"
+    bad.write_bytes(np.random.default_rng(0).bytes(300))
+    for load in (D.load_mnist, D.load_cifar10):
+        with pytest.raises(
+            ValueError,
+            match=r"is not an .npz file \(it does not start with the zip signature",
+        ) as e:
+            load(bad)
+        assert "allow_pickle" not in str(e.value)
+    np.savez(bad, x_train=np.array([{"a": 1}], dtype=object), y_train=np.zeros(1))
+    with pytest.raises(
+        ValueError,
+        match=r"is damaged or holds something other than plain arrays \(ValueError\)\. "
+        r"hamax never unpickles data files",
+    ) as e:
+        D.load_mnist(bad)
+    assert "allow_pickle" not in str(e.value)
+    good = bad.read_bytes()
+    bad.write_bytes(good[: len(good) // 2])
+    with pytest.raises(ValueError, match=r"is damaged or holds something other"):
+        D.load_mnist(bad)
+
+
+def test_truncated_or_bomb_gz_is_a_clear_error(tmp_path, monkeypatch):
+    from hamax.data import _mnist
+
+    write_mnist_dir(tmp_path, gz=True)
+    name = "train-images-idx3-ubyte.gz"  # checked after decompression
+    data = (tmp_path / name).read_bytes()
+    (tmp_path / name).write_bytes(data[: len(data) // 2])
+    with pytest.raises(
+        ValueError,
+        match=r"train-images-idx3-ubyte.gz is truncated or is not a valid gzip file "
+        r"\(Compressed file ended",
+    ):
+        D.load_mnist(tmp_path, download=False)
+    (tmp_path / name).write_bytes(b"not gzip at all")
+    with pytest.raises(ValueError, match=r"is truncated or is not a valid gzip file"):
+        D.load_mnist(tmp_path, download=False)
+    (tmp_path / name).write_bytes(gzip.compress(b"\0" * 5000))
+    monkeypatch.setattr(_mnist, "_MAX_IDX_BYTES", 4096)
+    with pytest.raises(ValueError, match=r"decompresses to more than 4096 bytes"):
+        D.load_mnist(tmp_path, download=False)

@@ -1,10 +1,10 @@
-import gzip
 import pathlib
 
 import numpy as np
 
-from ._download import DataUnavailableError, default_root, fetch, verify
+from ._download import DataUnavailableError, default_root, fetch, read_verified
 from ._idx import read_idx
+from ._npz import gunzip, read_npz
 
 
 _MIRRORS = [
@@ -35,6 +35,8 @@ _FILES = {
         None,
     ),
 }
+# The largest canonical IDX file (train-images) is 47,040,016 bytes uncompressed.
+_MAX_IDX_BYTES = 1 << 26
 _SHAPES = {
     "x_train": (60000, 28, 28),
     "y_train": (60000,),
@@ -76,8 +78,8 @@ def _from_idx_dir(root: pathlib.Path, download: bool) -> dict:
                 path = root / fname
                 if not path.exists():
                     raise DataUnavailableError(f"MNIST file {fname} is not in {root}.")
-                verify(path, gz_sha)
-            data = gzip.decompress(path.read_bytes())
+            gz = read_verified(path, gz_sha) if gz_sha else path.read_bytes()
+            data = gunzip(gz, str(path), _MAX_IDX_BYTES)
         out[key] = read_idx(data, expected_sha256=raw_sha, name=fname)
     return out
 
@@ -107,11 +109,10 @@ def load_mnist(
     if path.suffix == ".npz":
         if not path.exists():
             raise DataUnavailableError(f"MNIST file {path} does not exist.")
-        with np.load(path, allow_pickle=False) as f:
-            return _check_arrays(dict(f), path)
+        return _check_arrays(read_npz(path, tuple(_SHAPES)), path)
     if (path / "mnist.npz").exists():
-        with np.load(path / "mnist.npz", allow_pickle=False) as f:
-            return _check_arrays(dict(f), path / "mnist.npz")
+        npz = path / "mnist.npz"
+        return _check_arrays(read_npz(npz, tuple(_SHAPES)), npz)
     try:
         return _from_idx_dir(path, download)
     except DataUnavailableError as e:

@@ -1,0 +1,143 @@
+"""Issue #15: no file a user passes can execute code; run directories are locked."""
+
+import hashlib
+import io
+import os
+import pickle
+import tarfile
+
+import numpy as np
+import pytest
+
+from hamax import data as D
+from hamax.data import _cifar
+from hamax.data._safe_pickle import UnsafePickleError, restricted_loads
+
+
+class Payload:
+    """Unpickling this runs a shell command that creates `marker`."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def make_archive(path, batches: dict[str, bytes]) -> str:
+    """Write a tar.gz laid out like cifar-10-python.tar.gz; return its sha256."""
+    with tarfile.open(path, "w:gz") as tar:
+        for name, blob in batches.items():
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def batch(n: int, seed: int) -> bytes:
+    rng = np.random.default_rng(seed)
+    d = {
+        b"batch_label": b"synthetic",
+        b"labels": rng.integers(0, 10, n).tolist(),
+        b"data": rng.integers(0, 256, (n, 3072), dtype=np.uint8),
+        b"filenames": [b"x.png"] * n,
+    }
+    return pickle.dumps(d, protocol=4)
+
+
+NAMES = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+
+
+@pytest.fixture
+def evil(tmp_path):
+    marker = tmp_path / "pwned"
+    evil = pickle.dumps({b"data": Payload(marker), b"labels": []}, protocol=3)
+    # The payload is live: plain pickle would run it.
+    pickle.loads(pickle.dumps(Payload(tmp_path / "live")))
+    assert (tmp_path / "live").exists()
+    root = tmp_path / "data"
+    root.mkdir()
+    blobs = {n: batch(2, i) for i, n in enumerate(NAMES)}
+    blobs["data_batch_1"] = evil
+    sha = make_archive(root / "cifar-10-python.tar.gz", blobs)
+    return root, marker, sha
+
+
+def test_local_cifar_archive_is_hash_checked_before_parsing(evil):
+    root, marker, sha = evil
+    for download in (False, True):  # with download, the local copy is used
+        with pytest.raises(
+            D.ChecksumError,
+            match=rf"cifar-10-python.tar.gz has sha256 {sha}, expected "
+            rf"{_cifar._SHA256}: the file is corrupt or not the canonical one",
+        ):
+            D.load_cifar10(root, download=download)
+    assert not marker.exists()
+
+
+def test_restricted_unpickler_refuses_code_even_without_the_hash(evil, monkeypatch):
+    root, marker, sha = evil
+    monkeypatch.setattr(_cifar, "_SHA256", sha)  # as if the hash check were gone
+    with pytest.raises(
+        UnsafePickleError,
+        match=r"data_batch_1 asks to load the Python object `posix.system`, which a "
+        r"CIFAR-10 batch never holds \(allowed: numpy._core.multiarray._reconstruct, "
+        r".*\). The file is not a canonical CIFAR-10 batch and may be malicious",
+    ):
+        D.load_cifar10(root, download=False)
+    assert not marker.exists()
+    for module, name in [("builtins", "eval"), ("numpy", "load"), ("os", "system")]:
+        blob = f"c{module}\n{name}\n.".encode()  # protocol-0 GLOBAL opcode
+        with pytest.raises(UnsafePickleError, match=rf"`{module}.{name}`"):
+            restricted_loads(blob, name="x")
+
+
+def test_restricted_unpickler_reads_numpy_batches(tmp_path, monkeypatch):
+    blobs = {n: batch(3, i) for i, n in enumerate(NAMES)}
+    # The canonical batches were written by NumPy 1, whose rebuilder lives in
+    # `numpy.core.multiarray` (protocol 3 spells globals out as text).
+    p3 = pickle.dumps(pickle.loads(blobs["test_batch"]), protocol=3)
+    old = b"cnumpy._core.multiarray\n_reconstruct\n"
+    assert old in p3
+    blobs["test_batch"] = p3.replace(old, b"cnumpy.core.multiarray\n_reconstruct\n")
+    monkeypatch.setattr(
+        _cifar, "_SHA256", make_archive(tmp_path / "cifar-10-python.tar.gz", blobs)
+    )
+    out = D.load_cifar10(tmp_path, download=False)
+    assert out["x_train"].shape == (15, 32, 32, 3) and out["x_test"].shape == (
+        3,
+        32,
+        32,
+        3,
+    )
+    d = pickle.loads(blobs["data_batch_2"])
+    np.testing.assert_array_equal(
+        out["x_train"][3:6], d[b"data"].reshape(3, 3, 32, 32).transpose(0, 2, 3, 1)
+    )
+    assert out["y_train"].dtype == np.uint8
+    with pytest.raises(
+        ValueError, match=r"test_batch is not a readable CIFAR-10 batch"
+    ):
+        restricted_loads(blobs["test_batch"][:-9], name="test_batch")
+
+
+def test_damaged_cifar_archives(tmp_path, monkeypatch):
+    blobs = {n: batch(1, i) for i, n in enumerate(NAMES[:5])}
+    path = tmp_path / "cifar-10-python.tar.gz"
+    monkeypatch.setattr(_cifar, "_SHA256", make_archive(path, blobs))
+    with pytest.raises(
+        ValueError, match=r"lacks the CIFAR-10 batches \['test_batch'\]"
+    ):
+        D.load_cifar10(tmp_path, download=False)
+    blobs["test_batch"] = pickle.dumps({b"data": [1, 2], b"labels": [0]})
+    monkeypatch.setattr(_cifar, "_SHA256", make_archive(path, blobs))
+    with pytest.raises(
+        ValueError, match=r"test_batch is not a CIFAR-10 batch \(expected"
+    ):
+        D.load_cifar10(tmp_path, download=False)
+    path.write_bytes(path.read_bytes()[:50])
+    monkeypatch.setattr(
+        _cifar, "_SHA256", hashlib.sha256(path.read_bytes()).hexdigest()
+    )
+    with pytest.raises(ValueError, match=r"is not a readable tar.gz archive"):
+        D.load_cifar10(tmp_path, download=False)
