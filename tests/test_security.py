@@ -2,8 +2,13 @@
 
 import hashlib
 import io
+import json
 import os
 import pickle
+import re
+import socket
+import subprocess
+import sys
 import tarfile
 
 import numpy as np
@@ -12,6 +17,7 @@ import pytest
 from hamax import data as D
 from hamax.data import _cifar
 from hamax.data._safe_pickle import UnsafePickleError, restricted_loads
+from hamax.training._rundir import RunDir, RunLockedError
 
 
 class Payload:
@@ -141,3 +147,113 @@ def test_damaged_cifar_archives(tmp_path, monkeypatch):
     )
     with pytest.raises(ValueError, match=r"is not a readable tar.gz archive"):
         D.load_cifar10(tmp_path, download=False)
+
+
+CHILD = """
+import sys, time
+from hamax.training._rundir import RunDir
+RunDir(sys.argv[1]).acquire()
+print("locked", flush=True)
+time.sleep(120)
+"""
+
+
+def test_run_dir_lock_against_a_live_then_killed_process(tmp_path):
+    run = tmp_path / "run"
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(run)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None and child.stdout.readline() == "locked\n"
+        with pytest.raises(
+            RunLockedError,
+            match=rf"Run directory {re.escape(str(run))} is in use by process "
+            rf"{child.pid} on {re.escape(socket.gethostname())}, started 20.* Wait "
+            r"for that run to finish or stop it, or use another output directory",
+        ):
+            RunDir(run).acquire()
+        assert issubclass(RunLockedError, RuntimeError)
+    finally:
+        child.kill()  # SIGKILL: no cleanup, the lock file stays behind
+        child.wait()
+        if child.stdout is not None:
+            child.stdout.close()
+    assert json.loads((run / "run.lock").read_text())["pid"] == child.pid
+    (run / ".checkpoint.eqx.abc123.tmp").write_bytes(b"half-written")
+    with pytest.warns(
+        UserWarning,
+        match=rf"taking over the stale lock of process {child.pid} on .* which is no "
+        "longer running",
+    ):
+        removed = (taker := RunDir(run)).acquire()
+    assert [p.name for p in removed] == [".checkpoint.eqx.abc123.tmp"]
+    assert json.loads((run / "run.lock").read_text())["pid"] == os.getpid()
+    taker.release()
+
+
+def test_run_dir_lock_in_process_release_and_paths(tmp_path):
+    a, b = RunDir(tmp_path / "r"), RunDir(tmp_path / "r")
+    with a.lock():
+        assert a.locked and (tmp_path / "r" / "run.lock").exists()
+        with pytest.raises(RunLockedError, match=rf"in use by process {os.getpid()}"):
+            b.acquire()
+        with pytest.raises(RuntimeError, match=r"already holds its lock; release\(\)"):
+            a.acquire()
+    assert not a.locked and not (tmp_path / "r" / "run.lock").exists()
+    with b.lock():  # free again, no warning
+        pass
+    assert (a.checkpoint.name, a.metrics_json.name, a.metrics_csv.name) == (
+        "checkpoint.eqx",
+        "metrics.json",
+        "metrics.csv",
+    )
+    assert a.settings == tmp_path / "r" / "settings.json"
+
+
+def test_run_dir_not_writable_is_refused_up_front(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(
+        PermissionError,
+        match=rf"Run directory {re.escape(str(tmp_path / 'file' / 'run'))} is not "
+        r"writable \(.*\). Choose another output directory \(CLI: --out\)",
+    ):
+        RunDir(tmp_path / "file" / "run").acquire()
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o500)
+    try:
+        if os.access(ro, os.W_OK):  # root ignores permissions
+            pytest.skip("running as root")
+        with pytest.raises(
+            PermissionError, match=r"is not writable \(Permission denied\)"
+        ):
+            RunDir(ro).check_writable()
+    finally:
+        ro.chmod(0o700)
+
+
+def test_run_dir_settings(tmp_path):
+    run = RunDir(tmp_path)
+    assert run.read_settings() is None
+    saved = {"seed": 0, "batch_size": 400, "lr": 1e-3, "shape": (28, 28)}
+    run.write_settings(saved)
+    assert run.read_settings() == {**saved, "shape": [28, 28]}
+    assert run.check_settings(run.read_settings() or {}, saved) == []
+    given = {"seed": 1, "batch_size": 100, "lr": 1e-3, "shape": [28, 28], "new": 2}
+    with pytest.raises(
+        ValueError,
+        match=r"(?s)was started with other settings; resuming would mix them:\n  "
+        r"batch_size: 400 -> 100\n  new: '<unset>' -> 2\n  seed: 0 -> 1\nResume with "
+        r"the saved settings, .* \(CLI: --force-resume\)",
+    ):
+        run.check_settings(saved, given, force=False)
+    assert run.check_settings(saved, given, force=True) == [
+        "batch_size: 400 -> 100",
+        "new: '<unset>' -> 2",
+        "seed: 0 -> 1",
+    ]
+    run.settings.write_text("[1, 2]")
+    with pytest.raises(
+        ValueError, match=r"settings.json is damaged \(not a JSON object\)"
+    ):
+        run.read_settings()
