@@ -1,4 +1,5 @@
 import functools as ft
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -116,9 +117,15 @@ class NeuronLayer(eqx.Module):
             )
         self.lagrangian = lagrangian
         self.shape = as_shape(shape, "NeuronLayer", "shape")
-        if not (isinstance(tau, int | float) and tau > 0):
+        if not (
+            isinstance(tau, int | float)
+            and not isinstance(tau, bool)
+            and math.isfinite(tau)
+            and tau > 0
+        ):
             raise ValueError(
-                f"NeuronLayer expected `tau` to be a positive number, got tau={tau!r}."
+                f"NeuronLayer expected `tau` to be a finite positive number, got "
+                f"tau={tau!r}."
                 " The time constant scales the step: use tau=1.0 when unsure."
             )
         self.tau = float(tau)

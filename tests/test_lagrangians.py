@@ -175,17 +175,56 @@ def test_functional_forms_equal_classes(getkey):
     np.testing.assert_allclose(L.ghostmax(x), L.Ghostmax().activation(x))
 
 
+BETA = r"expected `beta` to be finite and > 0 \(the Lagrangian divides by it"
+
+
 @pytest.mark.parametrize(
     "make, match",
     [
         (
             lambda: L.RePU(n=0.5),
-            r"RePU expected `n` >= 1 \(the Lagrangian must be convex\), got n=0.5",
+            r"RePU expected `n` to be finite and >= 1 \(the Lagrangian must be "
+            r"convex\), got n=0.5",
         ),
-        (lambda: L.LayerNorm(gamma=-1.0), r"LayerNorm expected `gamma` >= 0"),
-        (lambda: L.SphericalNorm(gamma=-1.0), r"SphericalNorm expected `gamma` >= 0"),
+        (lambda: L.RePU(n=float("inf")), r"RePU expected `n` .* got n=inf"),
+        (lambda: L.LayerNorm(gamma=-1.0), r"LayerNorm expected `gamma` to be finite"),
+        (
+            lambda: L.SphericalNorm(gamma=-1.0),
+            r"SphericalNorm expected `gamma` to be finite and >= 0",
+        ),
+        (
+            lambda: L.LayerNorm(eps=-1e-3),
+            r"LayerNorm expected `eps` to be finite and >= 0 \(it is added under a "
+            r"square root; use e.g. eps=1e-5\), got eps=-0.001",
+        ),
+        (lambda: L.SphericalNorm(eps=float("nan")), r"`eps` .* got eps=nan"),
+        # Issue #15: Tanh(beta=0) gave NaN energies reported as success.
+        (
+            lambda: L.Tanh(beta=0.0),
+            rf"Tanh {BETA}.* use e.g. beta=1.0\), got beta=0.0\.",
+        ),
+        (lambda: L.Sigmoid(beta=-1.0), rf"Sigmoid {BETA}.*got beta=-1.0"),
+        (lambda: L.Exp(beta=float("inf")), rf"Exp {BETA}.*got beta=inf"),
+        (lambda: L.RExp(beta=np.array(0.0)), rf"RExp {BETA}.*got beta=array\(0.\)"),
+        (lambda: L.Softmax(beta=float("nan")), rf"Softmax {BETA}.*got beta=nan"),
+        (
+            lambda: L.Ghostmax(beta=jnp.array(-2.0)),
+            rf"Ghostmax {BETA}.*got beta=Array\(-2.",
+        ),
+        (lambda: L.lagr_tanh(jnp.ones(2), 0.0), rf"Tanh {BETA}"),
     ],
 )
 def test_errors(make, match):
     with pytest.raises(ValueError, match=match):
         make()
+
+
+def test_traced_hyperparameters_are_not_checked_but_work():
+    # Learnable beta is a feature: under jit and grad the value is traced.
+    x = jnp.linspace(-1.0, 1.0, 5)
+    f = jax.jit(lambda b: L.Tanh(beta=b)(x))
+    assert np.isfinite(f(2.0))
+    g = jax.grad(lambda b: L.Softmax(beta=b)(x))(1.5)
+    assert np.isfinite(g)
+    assert np.isfinite(jax.vmap(lambda b: L.Sigmoid(beta=b)(x))(jnp.ones(3))).all()
+    assert L.Tanh(beta=jnp.asarray(2.0)).beta == 2.0

@@ -86,8 +86,10 @@ def test_dtype_preserved():
     [
         (
             dict(lagrangian=L.ReLU(), shape=3, tau=0.0),
-            r"NeuronLayer expected `tau` to be a positive number, got tau=0.0",
+            r"NeuronLayer expected `tau` to be a finite positive number, got tau=0.0",
         ),
+        (dict(lagrangian=L.ReLU(), shape=3, tau=float("inf")), r"got tau=inf"),
+        (dict(lagrangian=L.ReLU(), shape=3, tau=float("nan")), r"got tau=nan"),
         (dict(lagrangian=L.ReLU(), shape=3, tau=-1.0), r"got tau=-1.0"),
         (
             dict(lagrangian=L.ReLU(), shape=(3, 0)),

@@ -1,7 +1,9 @@
 import abc
+from typing import Any
 
 import equinox as eqx
 import jax
+import numpy as np
 from jaxtyping import Array, Float
 
 from .._custom_types import Scalar
@@ -26,3 +28,36 @@ class AbstractLagrangian(eqx.Module):
     def activation(self, x: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
         r"""The activation $g = \partial L/\partial x$ (same shape and dtype as `x`)."""
         return jax.grad(self)(x)
+
+
+def _concrete(value: Any) -> np.ndarray | None:
+    """`value` as a NumPy array when it is a concrete number or array, else None.
+
+    Traced values (a learnable parameter under `jit` or `grad`) cannot be checked
+    and are trusted."""
+    if isinstance(value, jax.core.Tracer) or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float | np.number | np.ndarray | jax.Array):
+        try:
+            return np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):  # e.g. a PRNG key array
+            return None
+    return None
+
+
+def check_hyperparameter(
+    owner: str, name: str, value: Any, *, low: float, strict: bool, why: str
+) -> None:
+    """Raise `ValueError` unless every element of a concrete `value` is finite
+    and above `low` (or at least `low` when not `strict`)."""
+    a = _concrete(value)
+    if a is None:
+        return
+    ok = np.isfinite(a) & ((a > low) if strict else (a >= low))
+    if not ok.all():
+        bad = a.flat[int(np.argmin(ok.ravel()))]
+        op = ">" if strict else ">="
+        raise ValueError(
+            f"{owner} expected `{name}` to be finite and {op} {low:g} ({why}), got "
+            f"{name}={value!r:.60}" + ("" if a.ndim == 0 else f" (holding {bad})") + "."
+        )

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from .._custom_types import Scalar, ScalarLike, TensorLike
-from ._base import AbstractLagrangian
+from ._base import AbstractLagrangian, check_hyperparameter
 
 
 def _axis_size(x, axis) -> int:
@@ -15,13 +15,24 @@ def _axis_size(x, axis) -> int:
     return math.prod(x.shape[a] for a in axes)
 
 
-def _check_gamma(owner: str, gamma) -> None:
+def _check(owner: str, gamma, eps) -> None:
     # Only concrete numbers can be checked; a traced or learnable gamma is trusted.
-    if isinstance(gamma, int | float) and gamma < 0:
-        raise ValueError(
-            f"{owner} expected `gamma` >= 0 (the Lagrangian must be convex), got "
-            f"gamma={gamma}."
-        )
+    check_hyperparameter(
+        owner,
+        "gamma",
+        gamma,
+        low=0.0,
+        strict=False,
+        why="the Lagrangian must be convex",
+    )
+    check_hyperparameter(
+        owner,
+        "eps",
+        eps,
+        low=0.0,
+        strict=False,
+        why="it is added under a square root; use e.g. eps=1e-5",
+    )
 
 
 def _delta_term(delta, x):
@@ -46,7 +57,7 @@ class LayerNorm(AbstractLagrangian):
     eps: float = eqx.field(static=True, default=1e-5)
 
     def __check_init__(self):
-        _check_gamma("LayerNorm", self.gamma)
+        _check("LayerNorm", self.gamma, self.eps)
 
     def __call__(self, x: Float[Array, "*shape"]) -> Scalar:
         d = _axis_size(x, self.axis)
@@ -69,7 +80,7 @@ class SphericalNorm(AbstractLagrangian):
     eps: float = eqx.field(static=True, default=1e-5)
 
     def __check_init__(self):
-        _check_gamma("SphericalNorm", self.gamma)
+        _check("SphericalNorm", self.gamma, self.eps)
 
     def __call__(self, x: Float[Array, "*shape"]) -> Scalar:
         norm = jnp.sqrt(jnp.sum(x * x, axis=self.axis) + self.eps)

@@ -3,7 +3,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from .._custom_types import Scalar, ScalarLike
-from ._base import AbstractLagrangian
+from ._base import AbstractLagrangian, check_hyperparameter
 
 
 class RePU(AbstractLagrangian):
@@ -16,11 +16,14 @@ class RePU(AbstractLagrangian):
     n: ScalarLike = 3.0
 
     def __check_init__(self):
-        if isinstance(self.n, int | float) and self.n < 1:
-            raise ValueError(
-                f"RePU expected `n` >= 1 (the Lagrangian must be convex), got "
-                f"n={self.n}."
-            )
+        check_hyperparameter(
+            "RePU",
+            "n",
+            self.n,
+            low=1.0,
+            strict=False,
+            why="the Lagrangian must be convex",
+        )
 
     def __call__(self, x: Float[Array, "*shape"]) -> Scalar:
         return jnp.sum(jnp.maximum(x, 0) ** self.n) / self.n

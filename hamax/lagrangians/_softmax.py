@@ -4,7 +4,12 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from .._custom_types import Scalar, ScalarLike
-from ._base import AbstractLagrangian
+from ._base import AbstractLagrangian, check_hyperparameter
+
+
+# beta is an inverse temperature: the Lagrangians divide by it, so beta = 0 gives
+# NaN energies and beta < 0 makes them concave.
+_BETA_WHY = "the Lagrangian divides by it and must stay convex; use e.g. beta=1.0"
 
 
 class Softmax(AbstractLagrangian):
@@ -18,6 +23,11 @@ class Softmax(AbstractLagrangian):
 
     beta: ScalarLike = 1.0
     axis: int | tuple[int, ...] | None = eqx.field(static=True, default=-1)
+
+    def __check_init__(self):
+        check_hyperparameter(
+            "Softmax", "beta", self.beta, low=0.0, strict=True, why=_BETA_WHY
+        )
 
     def __call__(self, x: Float[Array, "*shape"]) -> Scalar:
         return jnp.sum(jax.nn.logsumexp(self.beta * x, axis=self.axis)) / self.beta
@@ -41,6 +51,11 @@ class Ghostmax(AbstractLagrangian):
 
     beta: ScalarLike = 1.0
     axis: int | tuple[int, ...] | None = eqx.field(static=True, default=-1)
+
+    def __check_init__(self):
+        check_hyperparameter(
+            "Ghostmax", "beta", self.beta, low=0.0, strict=True, why=_BETA_WHY
+        )
 
     def __call__(self, x: Float[Array, "*shape"]) -> Scalar:
         return jnp.sum(_ghost_logsumexp(self.beta * x, self.axis)) / self.beta
