@@ -18,3 +18,4 @@ from ._memories import (
     make_dense_am as make_dense_am,
     make_energy_transformer as make_energy_transformer,
 )
+from ._recall import recall as recall
