@@ -1,6 +1,12 @@
 """The seeds' APIs (the paper's list-based HAMUX and hamux 0.2's dict-based one)
-as thin views over the hamax core. Change `import hamux as hmx` to
-`import hamax.compat as hmx`."""
+as thin views over the hamax core.
+
+One namespace per original version: `import hamax.compat.v01 as hmx` for
+treex-era HAMUX (v0.1, element-wise `lagr_*`) and `import hamax.compat.v02 as
+hmx` for hamux 0.2 (summed `lagr_*`). `hamax.compat` itself is kept as it was:
+both HAM flavours behind one `HAM`, hamux 0.2's `lagr_*`, v0.1's layers,
+synapses and `L*` Lagrangian classes.
+"""
 
 from ..lagrangians import (
     ghostmax as ghostmax,
@@ -44,3 +50,22 @@ from ._layers import (
     TanhLayer as TanhLayer,
 )
 from ._list_ham import ListHAM as ListHAM
+from .v01 import (
+    Layer as Layer,
+    LExp as LExp,
+    LIdentity as LIdentity,
+    LLayerNorm as LLayerNorm,
+    LRelu as LRelu,
+    LRepu as LRepu,
+    LRexp as LRexp,
+    LSigmoid as LSigmoid,
+    LSoftmax as LSoftmax,
+    LSoftmaxUnstable as LSoftmaxUnstable,
+    LSphericalNorm as LSphericalNorm,
+    LTanh as LTanh,
+    SimpleDenseSynapse as SimpleDenseSynapse,
+    create_model as create_model,
+    register_model as register_model,
+    simple_fwd as simple_fwd,
+)
+from .v02 import LinearSynapseWithBias as LinearSynapseWithBias

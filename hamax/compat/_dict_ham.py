@@ -1,5 +1,6 @@
 """The newer hamux (0.2.x) dict-based interface over the core HAM."""
 
+import warnings
 from typing import Any
 
 import equinox as eqx
@@ -97,8 +98,12 @@ LinearSynapse.rand_init = _rand_init  # type: ignore[attr-defined]
 
 def BiasSynapse(b) -> CoreBiasSynapse:
     """hamux 0.2's `BiasSynapse(b)`: $E = -\\langle g, b\\rangle$ (the core
-    [`hamax.synapses.BiasSynapse`][] with the given `b`)."""
-    return CoreBiasSynapse(b=jnp.asarray(b))
+    [`hamax.synapses.BiasSynapse`][] with the given `b`; an integer `b` is
+    converted to the default float dtype)."""
+    b = jnp.asarray(b)
+    if not jnp.issubdtype(b.dtype, jnp.inexact):
+        b = b.astype(jnp.zeros(()).dtype)
+    return CoreBiasSynapse(b=b)
 
 
 HamuxBiasSynapse = BiasSynapse
@@ -173,10 +178,19 @@ class DictHAM(eqx.Module):
         return DictHAM(self.core, batched=False)
 
     def init_states(self, bs: int | None = None) -> dict:
-        """Zero states, with a leading batch axis of size `bs` when given."""
+        """Zero states, with a leading batch axis of size `bs` when given.
+
+        As in hamux 0.2, asking an unvectorized HAM for a batch warns: its
+        methods take one example, so call `ham.vectorize()` first.
+        """
         xs = self.core.init_states()
         if not bs:
             return xs
+        if not self.batched:
+            warnings.warn(
+                "Vectorize with `ham.vectorize()` before processing batched states",
+                stacklevel=2,
+            )
         return {k: jnp.zeros((bs, *v.shape), v.dtype) for k, v in xs.items()}
 
     def activations(self, xs: dict) -> dict:

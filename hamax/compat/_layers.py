@@ -1,6 +1,8 @@
 """The seeds' layer and synapse constructors, built on the core classes."""
 
+import jax
 import jax.numpy as jnp
+import jax.random as jr
 
 from .. import lagrangians as L
 from .._neurons import NeuronLayer
@@ -10,6 +12,7 @@ from ..synapses import (
     ConvSynapse as _Conv,
     DenseHiddenSynapse,
     NaryDenseSynapse,
+    SelfAttentionSynapse as _SelfAttention,
 )
 from ..synapses._base import AbstractSynapse
 
@@ -22,6 +25,24 @@ class SeedLayer(NeuronLayer):
     def g(self, x):
         """Alias for `activation` (the seeds' name)."""
         return self.activation(x)
+
+    def init_state(self, bs=None, rng=None, *, dtype=None, scale=0.0, key=None):
+        """A state of this layer: zeros, or standard normal with `rng`; with a
+        leading batch axis of size `bs` when given (the seeds' signature). With
+        keywords only it is the core `NeuronLayer.init_state`."""
+        if bs is None and rng is None:
+            return super().init_state(dtype=dtype, scale=scale, key=key)
+        shape = self.shape if bs is None else (bs, *self.shape)
+        dtype = jnp.zeros((), dtype).dtype if dtype is None else dtype
+        if rng is None:
+            return jnp.zeros(shape, dtype)
+        return jr.normal(rng, shape, dtype)
+
+    def init(self, key=None, inputs=None) -> "SeedLayer":
+        """treex-style `layer.init(key, x)`: a layer holds no random parameters,
+        so this returns the layer itself."""
+        del key, inputs
+        return self
 
 
 def _layer(lagrangian_cls, doc):
@@ -120,28 +141,46 @@ def _beta(hidden_lagrangian) -> float:
         return float(hidden_lagrangian.beta)
     raise ValueError(
         "AttentionSynapse supports a Softmax hidden Lagrangian only, got "
-        f"{hidden_lagrangian!r}."
+        f"{hidden_lagrangian!r}. Pass hidden_lagrangian=LSoftmax(beta=...) or None."
     )
 
 
-def AttentionSynapse(
-    num_heads: int = 1,
-    zspace_dim: int = 64,
-    stdinit: float = 0.02,
-    hidden_lagrangian=None,
-) -> _Attention:
-    """Seeds' `AttentionSynapse(gq, gk)`: $E = -\\sum_h\\sum_q \\frac1\\beta
-    \\log\\sum_k e^{\\beta Q_q\\cdot K_k}$ (tokens along the last axis)."""
-    del stdinit
-    return _Attention(num_heads, zspace_dim, _beta(hidden_lagrangian))
+class _SeedAttention(AbstractSynapse):
+    # Wraps the core attention synapse so that `stdinit` (the seeds' standard
+    # deviation of the projections) is honoured; the core draws 1/sqrt(d).
+    inner: _Attention | _SelfAttention
+    stdinit: float
+
+    @property
+    def is_initialized(self) -> bool:
+        return self.inner.is_initialized
+
+    @property
+    def Wq(self):
+        """The query projections, `(heads, zspace_dim, d)`."""
+        return self.inner.Wq
+
+    @property
+    def Wk(self):
+        """The key projections, `(heads, zspace_dim, d)`."""
+        return self.inner.Wk
+
+    def _projections(self, dq: int, dk: int, dtype, key):
+        dtype = jnp.zeros((), dtype).dtype if dtype is None else dtype
+        kq, kk = jr.split(key)
+        h, y = self.inner.num_heads, self.inner.head_dim
+        Wq = self.stdinit * jr.normal(kq, (h, y, dq), dtype)
+        Wk = self.stdinit * jr.normal(kk, (h, y, dk), dtype)
+        return type(self.inner)(h, y, self.inner.beta, Wq=Wq, Wk=Wk)
 
 
-class SelfAttentionSynapse(AbstractSynapse):
-    """Seeds' `SelfAttentionSynapse(g)`: the seeds' attention of a layer with
-    itself (every token attends to every token, itself included)."""
+class AttentionSynapse(_SeedAttention):
+    r"""Seeds' `AttentionSynapse(gq, gk)`: $E = -\sum_h\sum_q \frac1\beta
+    \log\sum_k e^{\beta Q_q\cdot K_k}$ (tokens along the last axis), the core
+    [`hamax.synapses.AttentionSynapse`][] with projections drawn with standard
+    deviation `stdinit`."""
 
-    arity = 1
-    inner: _Attention
+    arity = 2
 
     def __init__(
         self,
@@ -150,27 +189,57 @@ class SelfAttentionSynapse(AbstractSynapse):
         stdinit: float = 0.02,
         hidden_lagrangian=None,
         *,
-        inner=None,
+        inner: _Attention | None = None,
     ):
-        del stdinit
+        self.stdinit = stdinit
         self.inner = (
-            inner
-            if inner is not None
-            else _Attention(num_heads, zspace_dim, _beta(hidden_lagrangian))
+            _Attention(num_heads, zspace_dim, _beta(hidden_lagrangian))
+            if inner is None
+            else inner
         )
 
-    @property
-    def is_initialized(self) -> bool:
-        return self.inner.is_initialized
+    def init(self, shapes, *, dtype=None, key):
+        sq, sk = shapes
+        inner = self._projections(sq[-1], sk[-1], dtype, key)
+        return AttentionSynapse(stdinit=self.stdinit, inner=inner)
+
+    def __call__(self, gq, gk):
+        return self.inner(gq, gk)  # type: ignore[call-arg]
+
+
+class SelfAttentionSynapse(_SeedAttention):
+    """Seeds' `SelfAttentionSynapse(g)`: the attention of a layer with itself,
+    every token attending to every other token (self excluded, as in the core
+    [`hamax.synapses.SelfAttentionSynapse`][]); projections drawn with standard
+    deviation `stdinit`."""
+
+    arity = 1
+
+    def __init__(
+        self,
+        num_heads: int = 1,
+        zspace_dim: int = 64,
+        stdinit: float = 0.02,
+        hidden_lagrangian=None,
+        *,
+        inner: _SelfAttention | None = None,
+    ):
+        self.stdinit = stdinit
+        self.inner = (
+            _SelfAttention(num_heads, zspace_dim, _beta(hidden_lagrangian))
+            if inner is None
+            else inner
+        )
 
     def init(self, shapes, *, dtype=None, key):
         (shape,) = shapes
-        return SelfAttentionSynapse(
-            inner=self.inner.init((shape, shape), dtype=dtype, key=key)
-        )
+        # Trace the core init only for its token-count check (no key is drawn).
+        jax.eval_shape(lambda k: self.inner.init(shapes, dtype=dtype, key=k), key)
+        inner = self._projections(shape[-1], shape[-1], dtype, key)
+        return SelfAttentionSynapse(stdinit=self.stdinit, inner=inner)
 
     def __call__(self, g):
-        return self.inner(g, g)
+        return self.inner(g)  # type: ignore[call-arg]
 
 
 def _no_extra(owner, kwargs):

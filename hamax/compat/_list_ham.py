@@ -17,70 +17,94 @@ def _name(i: int) -> str:
     return f"layer{i}"
 
 
+def _syn(k: int) -> str:
+    return f"synapse{k}"
+
+
+def _check_connections(connections, n_layers: int, n_synapses: int) -> tuple:
+    conns = []
+    for c in connections:
+        try:
+            idx, k = c
+            idx = tuple(int(i) for i in idx)
+            k = int(k)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"HAM connection {c!r} is malformed: the list API takes "
+                "((layer_index, ...), synapse_index), e.g. ((0, 1), 0)."
+            ) from None
+        for i in idx:
+            if not 0 <= i < n_layers:
+                raise ValueError(
+                    f"HAM connection {c!r} names layer {i}, but there are "
+                    f"{n_layers} layers (indices from 0)."
+                )
+        if not 0 <= k < n_synapses:
+            raise ValueError(
+                f"HAM connection {c!r} names synapse {k}, but there are "
+                f"{n_synapses} synapses (indices from 0)."
+            )
+        conns.append((idx, k))
+    return tuple(conns)
+
+
 class ListHAM(eqx.Module):
     """The seeds' list-based HAM: layers and synapses are lists, connections are
     `((layer indices...), synapse index)` pairs and states are lists.
 
-    A thin view of a core [`hamax.HAM`][] (`.core`) whose layers are named
+    A view of a core [`hamax.HAM`][] (`.core`) whose layers are named
     `layer0, layer1, ...` and synapses `synapse0, ...`. Build it, then call
     `init_states_and_params(key, bs)` to infer parameters, as in the paper.
+
+    Every parameter is stored once, in `.core`: `layers` and `synapses` are
+    read from it, so gradients, optimiser states and the seeds' `step` /
+    `vupdates` all see the same arrays. Before `init_states_and_params` the
+    layer and synapse templates wait in `.pending`, which is then emptied.
     """
 
-    layers: list
-    synapses: list
-    connections: tuple = eqx.field(static=True)
     core: CoreHAM | None
+    pending: tuple | None
+    connections: tuple = eqx.field(static=True)
 
-    def __init__(self, layers, synapses, connections, core: CoreHAM | None = None):
-        self.layers = list(layers)
-        self.synapses = list(synapses)
-        conns = []
-        for c in connections:
-            try:
-                idx, k = c
-                idx = tuple(int(i) for i in idx)
-                k = int(k)
-            except (TypeError, ValueError):
-                raise ValueError(
-                    f"HAM connection {c!r} is malformed: the list API takes "
-                    "((layer_index, ...), synapse_index), e.g. ((0, 1), 0)."
-                ) from None
-            for i in idx:
-                if not 0 <= i < len(self.layers):
-                    raise ValueError(
-                        f"HAM connection {c!r} names layer {i}, but there are "
-                        f"{len(self.layers)} layers (indices from 0)."
-                    )
-            if not 0 <= k < len(self.synapses):
-                raise ValueError(
-                    f"HAM connection {c!r} names synapse {k}, but there are "
-                    f"{len(self.synapses)} synapses (indices from 0)."
-                )
-            conns.append((idx, k))
-        self.connections = tuple(conns)
+    def __init__(self, layers, synapses, connections, *, core: CoreHAM | None = None):
+        if core is not None:
+            n_layers, n_synapses = core.n_neurons, core.n_synapses
+            self.pending = None
+        else:
+            layers, synapses = tuple(layers), tuple(synapses)
+            n_layers, n_synapses = len(layers), len(synapses)
+            self.pending = (layers, synapses)
         self.core = core
+        self.connections = _check_connections(connections, n_layers, n_synapses)
+
+    @property
+    def layers(self) -> list:
+        """The layers, in order (read from `.core` once initialised)."""
+        if self.core is None:
+            assert self.pending is not None
+            return list(self.pending[0])
+        return [self.core.neurons[_name(i)] for i in range(self.core.n_neurons)]
+
+    @property
+    def synapses(self) -> list:
+        """The synapses, in order (read from `.core` once initialised)."""
+        if self.core is None:
+            assert self.pending is not None
+            return list(self.pending[1])
+        return [self.core.synapses[_syn(k)] for k in range(self.core.n_synapses)]
 
     # --------------------------------------------------------------- building
     def _build(self, key) -> CoreHAM:
         return CoreHAM(
             {_name(i): layer for i, layer in enumerate(self.layers)},
-            {f"synapse{k}": s for k, s in enumerate(self.synapses)},
-            [
-                (tuple(_name(i) for i in idx), f"synapse{k}")
-                for idx, k in self.connections
-            ],
+            {_syn(k): s for k, s in enumerate(self.synapses)},
+            [(tuple(_name(i) for i in idx), _syn(k)) for idx, k in self.connections],
             key=key,
         )
 
     def init_states_and_params(self, param_key, bs: int | None = None, state_key=None):
         """Infer every parameter from the layer shapes; returns `(states, ham)`."""
-        core = self._build(param_key)
-        ham = ListHAM(
-            [core.neurons[_name(i)] for i in range(len(self.layers))],
-            [core.synapses[f"synapse{k}"] for k in range(len(self.synapses))],
-            self.connections,
-            core,
-        )
+        ham = ListHAM(None, None, self.connections, core=self._build(param_key))
         return ham.init_states(bs, rng=state_key), ham
 
     @property
@@ -222,12 +246,7 @@ class ListHAM(eqx.Module):
             self if self.initialized else self.init_states_and_params(jr.PRNGKey(0))[1]
         )
         core, _ = _checkpoint.load(ckpt_f, ham._core())
-        return ListHAM(
-            [core.neurons[_name(i)] for i in range(len(self.layers))],
-            [core.synapses[f"synapse{k}"] for k in range(len(self.synapses))],
-            self.connections,
-            core,
-        )
+        return ListHAM(None, None, self.connections, core=core)
 
     def visualize(self, ax=None, **kwargs: Any):
         """Draw the hypergraph (see `hamax.plot.plot_ham`)."""

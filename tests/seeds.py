@@ -1,0 +1,88 @@
+"""Read the seeds' code listings at test time (they are not copied into hamax).
+
+The seeds live in `../shared/seeds/` beside the clone. A listing is found by
+the text around it and cut out exactly; the only edits allowed are the import
+line and, where the seed's text extraction damaged the code (lost newlines or
+a typo from the PDF), a repair that the tests prove touches nothing but
+whitespace or the named characters.
+"""
+
+import contextlib
+import io
+import pathlib
+import re
+
+import jax
+
+
+SEEDS = pathlib.Path(__file__).resolve().parents[2] / "shared" / "seeds"
+
+
+def seed_text(prefix: str) -> str:
+    """The text of the seed file `SEEDS/<prefix>_*.txt`; fails when missing."""
+    matches = sorted(SEEDS.glob(f"{prefix}_*.txt"))
+    if not matches:
+        raise FileNotFoundError(
+            f"seed {prefix}_*.txt not found in {SEEDS}: the seeds must sit in "
+            "../shared/seeds beside the hamax clone (CI checks them out there)."
+        )
+    return matches[0].read_text()
+
+
+def fenced_before(text: str, caption: str) -> str:
+    """The ``` fenced block that ends just before `caption` (a paper listing)."""
+    end = text.index(caption)
+    close = text.rindex("```", 0, end)
+    open_ = text.rindex("```", 0, close)
+    return text[open_ + 3 : close].strip("\n")
+
+
+def between(text: str, start: str, end: str, *, after: str = "") -> str:
+    """The text from `start` (included) up to `end` (excluded), searching
+    from the first occurrence of `after`."""
+    i = text.index(start, text.index(after) if after else 0)
+    j = text.index(end, i + len(start))
+    return text[i:j].rstrip("\n")
+
+
+def line_after(text: str, marker: str, n: int = 1, *, after: str = "") -> list[str]:
+    """The `n` lines that follow the line containing `marker`."""
+    i = text.index(marker, text.index(after) if after else 0)
+    rest = text[i:].split("\n")[1 : n + 1]
+    return rest
+
+
+def squeeze(s: str) -> str:
+    """`s` without any whitespace (to prove a repair only touched whitespace)."""
+    return re.sub(r"\s+", "", s)
+
+
+def insert_newlines(code: str, anchors: list[str]) -> str:
+    """Repair a listing whose newlines were lost: put a newline before each
+    anchor (each must occur exactly once)."""
+    for a in anchors:
+        assert code.count(a) == 1, f"anchor {a!r} occurs {code.count(a)} times"
+        code = code.replace(a, "\n" + a)
+    return code
+
+
+@contextlib.contextmanager
+def user_mode():
+    """JAX as a user runs it: float32, default promotion rules (the test suite
+    turns on x64 and strict promotion)."""
+    with (
+        jax.enable_x64(False),
+        jax.numpy_dtype_promotion("standard"),
+        jax.numpy_rank_promotion("allow"),
+    ):
+        yield
+
+
+def run(code: str, namespace: dict | None = None) -> tuple[dict, str]:
+    """Execute a listing as a user would (float32, JAX's default promotion
+    rules), returning its namespace and what it printed."""
+    ns = {"__name__": "__seed__"} if namespace is None else namespace
+    out = io.StringIO()
+    with user_mode(), contextlib.redirect_stdout(out):
+        exec(compile(code, "<seed listing>", "exec"), ns)
+    return ns, out.getvalue()
