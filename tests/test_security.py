@@ -239,6 +239,9 @@ def test_run_dir_settings(tmp_path):
     run.write_settings(saved)
     assert run.read_settings() == {**saved, "shape": [28, 28]}
     assert run.check_settings(run.read_settings() or {}, saved) == []
+    nested = {"objective": {"dt": 0.4, "adjoint": {"class": "Remat", "every": 1}}}
+    reordered = {"objective": {"adjoint": {"every": 1, "class": "Remat"}, "dt": 0.4}}
+    assert run.check_settings(nested, reordered) == []
     given = {"seed": 1, "batch_size": 100, "lr": 1e-3, "shape": [28, 28], "new": 2}
     with pytest.raises(
         ValueError,

@@ -238,8 +238,12 @@ class RunDir:
         """
         unset = "<unset>"
 
-        def same(k):  # compared as JSON, as saved: (1, 2) equals [1, 2]
-            a, b = (json.dumps(d.get(k, unset), default=repr) for d in (saved, given))
+        def same(k):  # compared as saved (JSON): (1, 2) equals [1, 2]; key order
+            # in a nested dict does not matter.
+            a, b = (
+                json.dumps(d.get(k, unset), default=repr, sort_keys=True)
+                for d in (saved, given)
+            )
             return a == b
 
         diff = [
