@@ -11,6 +11,7 @@ import contextlib
 import io
 import pathlib
 import re
+import warnings
 
 import jax
 
@@ -83,6 +84,10 @@ def run(code: str, namespace: dict | None = None) -> tuple[dict, str]:
     rules), returning its namespace and what it printed."""
     ns = {"__name__": "__seed__"} if namespace is None else namespace
     out = io.StringIO()
-    with user_mode(), contextlib.redirect_stdout(out):
+    with user_mode(), contextlib.redirect_stdout(out), warnings.catch_warnings():
+        # Notebook code writes "$\\Delta x$" in plain strings and calls
+        # plt.show() on the non-interactive test backend: neither is an error.
+        warnings.filterwarnings("ignore", "invalid escape sequence")
+        warnings.filterwarnings("ignore", "FigureCanvasAgg is non-interactive")
         exec(compile(code, "<seed listing>", "exec"), ns)
     return ns, out.getvalue()
