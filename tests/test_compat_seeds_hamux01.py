@@ -145,7 +145,7 @@ def test_three_layer_ham_page_in_order(page):
 
 # The page's example architectures: each builds, infers its parameters and
 # draws. The expected shapes are worked out from the layer shapes by hand.
-EXAMPLES = {
+EXAMPLES: dict[str, list[tuple[str, tuple[int, ...]]]] = {
     "Simple Hopfield Network": [("W", (768, 1000))],
     "Simple Convolutional Layer": [
         ("W", (2, 2, 3, 128)),
