@@ -73,13 +73,33 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--data", default=None)
 
     r = sub.add_parser(
-        "retrieve", help="Figure 2: clamp labels, retrieve images from noise"
+        "retrieve",
+        help="Figure 2: clamp labels, retrieve images from noise (paper's recipe)",
     )
-    r.add_argument("checkpoint")
-    r.add_argument("--out", default="hamax-output/retrieve")
-    r.add_argument("--steps", type=int, default=400)
-    r.add_argument("--dt", type=float, default=0.1)
+    r.add_argument("checkpoint", help="run directory (with checkpoint.eqx) or file")
+    r.add_argument(
+        "--labels", type=int, nargs="+", default=None, help="default: every label"
+    )
+    r.add_argument(
+        "--beta-scale",
+        type=float,
+        default=None,
+        help="hidden temperature lowered this many times (default: 10 if the "
+        "model has one, as in the paper, else 1)",
+    )
+    r.add_argument("--steps", type=int, default=15)
+    r.add_argument("--dt", type=float, default=0.4)
+    r.add_argument(
+        "--noise", type=float, default=1.0, help="std of the initial image state"
+    )
+    r.add_argument(
+        "--amplitude",
+        type=float,
+        default=20.0,
+        help="clamped label state = amplitude * one-hot (default %(default)s)",
+    )
     r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--out", default="hamax-output/retrieve")
 
     rep = sub.add_parser(
         "reproduce", help="train the paper's models and write a results table"
@@ -174,13 +194,29 @@ def main(argv: list[str] | None = None) -> int:
             import matplotlib
 
             matplotlib.use("Agg")
-            ham, meta = _load_checkpoint(args.checkpoint)
-            out = pathlib.Path(args.out)
-            out.mkdir(parents=True, exist_ok=True)
+            src = pathlib.Path(args.checkpoint)
+            if src.is_dir():
+                if not (src / "checkpoint.eqx").is_file():
+                    raise ValueError(
+                        f"{src} is a directory without a model (no checkpoint.eqx "
+                        "in it); pass a run directory written by `hamax train "
+                        "--out DIR` or the checkpoint file itself."
+                    )
+                src = src / "checkpoint.eqx"
+            ham, meta = _load_checkpoint(str(src))
             path = _apps.retrieval_figure(
-                ham, meta["model"], out, steps=args.steps, dt=args.dt, seed=args.seed
+                ham,
+                meta["model"],
+                pathlib.Path(args.out),
+                labels=args.labels,
+                beta_scale=args.beta_scale,
+                steps=args.steps,
+                dt=args.dt,
+                noise=args.noise,
+                amplitude=args.amplitude,
+                seed=args.seed,
             )
-            print(f"wrote {path}")
+            print(f"wrote {path} and {path.with_suffix('.npz')}")
         elif args.command == "reproduce":
             _apps.run_reproduce(
                 args.out,

@@ -109,7 +109,12 @@ def make_hn_mnist(*, num_hidden: int = 1000, key: PRNGKeyArray, dtype=None) -> H
 
 
 def make_hn_softmax_mnist(
-    *, num_hidden: int = 1000, beta: float = 5.0, key: PRNGKeyArray, dtype=None
+    *,
+    num_hidden: int = 1000,
+    beta: float = 5.0,
+    normalize: bool | str = "per_layer",
+    key: PRNGKeyArray,
+    dtype=None,
 ) -> HAM:
     """HN (SoftMax) on flattened MNIST: a softmax hidden layer (inverse temperature
     `beta`) over memories normalised per layer.
@@ -117,13 +122,17 @@ def make_hn_softmax_mnist(
     With memories of unit norm over image and label together (`normalize=True`)
     the label's share of each memory is tiny and 20 epochs reach only 88% test
     accuracy; per-layer normalisation with beta = 5 reaches 96% in 3 epochs
-    (measured with `hamax train`, docs in the README).
+    (measured with `hamax train`, docs in the README). Unit-norm memories recall
+    images too faint to see (each pixel weight is about one over the square root
+    of the image size), so the Figure 2 recipe uses `normalize=False` with
+    memories initialised from training examples
+    (`docs/associative_memory.md`).
     """
     return make_hn(
         (784,),
         num_hidden=num_hidden,
         hidden=Softmax(beta),
-        normalize="per_layer",
+        normalize=normalize,
         key=key,
         dtype=dtype,
     )
