@@ -78,3 +78,35 @@ def test_no_dense_hidden_synapse(getkey):
     name = next(iter(ham.neurons))
     with pytest.raises(ValueError, match=r"needs exactly one DenseHiddenSynapse"):
         hamax.memory.memories_for_label(ham, image=name, label_layer=name)
+
+
+def test_store_patterns_writes_rows(getkey):
+    ham = _ham(getkey, num_heads=2)
+    img, lab = jr.normal(getkey(), (5, 16)), 3.0 * jnp.eye(4)[jnp.arange(5) % 4]
+    new = hamax.memory.store_patterns(ham, {"image": img, "label": lab})
+    w_img, w_lab = (
+        np.asarray(w).reshape(24, -1) for w in new.synapses["memories"].memories()
+    )
+    old = np.asarray(ham.synapses["memories"].memories()[0]).reshape(24, -1)
+    np.testing.assert_allclose(w_img[:5], img)
+    np.testing.assert_allclose(w_lab[:5], lab)
+    np.testing.assert_array_equal(w_img[5:], old[5:])  # the rest unchanged
+    # Memory 1 stores label 1 at weight 3, far above the random others.
+    assert int(hamax.memory.memories_for_label(new, 1, k=2).indices[0, 0]) == 1
+
+
+@pytest.mark.parametrize(
+    "patterns, match",
+    [
+        ({"image": np.zeros((3, 15))}, r"patterns\['image'\] of shape \(n, 16\)"),
+        ({"image": np.zeros((13, 16))}, r"with 1 <= n <= 12 .* got \(13, 16\)"),
+        (
+            {"image": np.zeros((3, 16)), "label": np.zeros((2, 4))},
+            r"same number of patterns for every layer, got \[2, 3\]",
+        ),
+        ({"imag": np.zeros((3, 16))}, r"layer 'imag', which is not a neuron layer"),
+    ],
+)
+def test_store_patterns_errors(getkey, patterns, match):
+    with pytest.raises(ValueError, match=match):
+        hamax.memory.store_patterns(_ham(getkey), patterns)
