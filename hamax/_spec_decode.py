@@ -42,7 +42,12 @@ def _canonical(obj: Any) -> None:
     else:
         return
     treedefs: list[Any] = [jtu.tree_structure(new), jtu.tree_structure(obj)]
-    if treedefs[0] != treedefs[1]:
+    pairs = zip(jtu.tree_leaves(new), jtu.tree_leaves(obj))
+    same_leaves = all(
+        eqx.is_array(b) if eqx.is_array(a) else not eqx.is_array(b) and a == b
+        for a, b in pairs
+    )
+    if treedefs[0] != treedefs[1] or not same_leaves:
         raise ValueError(
             "its fields are not in canonical form (e.g. a shape must be a tuple of "
             "positive ints, connections a tuple of ((layer, ...), synapse) pairs)."

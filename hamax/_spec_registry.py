@@ -148,7 +148,6 @@ def lookup(name: Any, path: str, want: type | None = None) -> Any:
     obj = _REGISTRY[name]
     if want is not None and not (isinstance(obj, type) and issubclass(obj, want)):
         raise fail(path, f"names {name!r}, which is not a {want.__name__} class.")
-    return obj
-    if inspect.isabstract(obj):
+    if want is not None and inspect.isabstract(obj):
         raise fail(path, f"names {name!r}, an abstract class.")
     return obj

@@ -23,6 +23,20 @@ from hamax import compat, lagrangians as L, synapses as S, zoo
 from hamax._spec import SpecError, from_spec, register_module, to_spec
 
 
+@pytest.fixture
+def getkey():
+    """conftest's fixture with the "rbg" PRNG: building these models draws a normal
+    sample per parameter shape, and threefry's compile made this file 2.6x slower
+    on CPU."""
+    state = {"key": jr.key(0, impl="rbg")}
+
+    def _getkey():
+        state["key"], sub = jr.split(state["key"])
+        return sub
+
+    return _getkey
+
+
 ZOO = {
     "hn_relu": lambda k: zoo.make_hn((6,), num_hidden=4, num_labels=3, key=k),
     "hn_softmax": lambda k: zoo.make_hn_softmax_mnist(num_hidden=5, key=k),
@@ -87,13 +101,13 @@ def restored(model):
 ENERGY = eqx.filter_jit(lambda m, xs: m.energy(xs))
 
 
-def check_round_trip(model, key):
+def check_round_trip(model, key, energy=True):
     like, loaded = restored(model)
     assert str(jtu.tree_structure(like)) == str(jtu.tree_structure(model))
     zeros = [x for x in jtu.tree_leaves(like) if eqx.is_array(x)]
     assert all(not np.any(np.asarray(x)) for x in zeros)
     assert bool(eqx.tree_equal(loaded, model))
-    if isinstance(model, hamax.HAM):
+    if energy and isinstance(model, hamax.HAM):
         dtype = jnp.result_type(jtu.tree_leaves(eqx.filter(model, eqx.is_array))[0])
         xs = model.init_states(scale=1.0, key=key, dtype=dtype)
         # One compilation serves both: the rebuilt model has the same structure.
@@ -103,7 +117,11 @@ def check_round_trip(model, key):
 
 @pytest.mark.parametrize("name", list(ZOO))
 def test_zoo_round_trip(name, getkey):
-    check_round_trip(ZOO[name](getkey()), getkey())
+    # Equal leaves and structure imply equal energies; the energy itself is
+    # compared where compiling it is cheap (conv and attention energies are
+    # compared in test_three_layer_ham).
+    energy = name not in ("conv_ham", "energy_attention", "hn_softmax")
+    check_round_trip(ZOO[name](getkey()), getkey(), energy=energy)
 
 
 def test_three_layer_ham(getkey):
@@ -272,12 +290,18 @@ def test_unknown_class_is_refused_without_imports(monkeypatch):
         from_spec(bad)
 
 
+DELETE = object()
+
+
 def _mutate(spec, path, value):
     out = copy.deepcopy(spec)
     node = out
     for k in path[:-1]:
         node = node[k]
-    node[path[-1]] = value
+    if value is DELETE:
+        del node[path[-1]]
+    else:
+        node[path[-1]] = value
     return out
 
 
@@ -290,7 +314,7 @@ BAD = [
     (
         W + ["shape"],
         [4, -4],
-        r"`root.synapses\['hebb'\].W.__array__.shape`|\.shape` must",
+        r"`root.synapses\['hebb'\].W.shape` must be a list of at most 32",
     ),
     (W + ["shape"], [True], r"must be a list of at most 32 non-negative ints"),
     (
@@ -311,6 +335,11 @@ BAD = [
         r"`root.neurons\['x'\]` lacks the field 'lagrangian' of Neuron",
     ),
     (N + ["class"], "hamax.lagrangians.lagr_relu", r"which is not a Module class"),
+    (
+        N + ["fields", "bias"],
+        5.0,
+        r"NeuronLayer: ValueError: its fields are not in canon",
+    ),
     (N + ["fields", "bias"], {"__float__": "1"}, r"must be 'nan', 'inf' or '-inf'"),
     (N + ["fields", "bias"], {"a": 1}, r"expected a JSON scalar, a list, or an object"),
     (N + ["fields", "bias"], {"__enum__": ["x", 1]}, r"names 'x', which is not a reg"),
@@ -335,6 +364,10 @@ def test_spec_shape_errors():
         deep = [deep]
     with pytest.raises(SpecError, match=r"nested more than 64 levels deep"):
         from_spec({"format": "hamax-spec", "version": 1, "root": deep})
+    register_module(S.AbstractSynapse, name="tests.AbstractSynapse")
+    abstract = {"__module__": {"class": "tests.AbstractSynapse", "fields": {}}}
+    with pytest.raises(SpecError, match=r"names 'tests.AbstractSynapse', an abstract"):
+        from_spec({"format": "hamax-spec", "version": 1, "root": abstract})
     small = to_spec(zoo.make_classical_hopfield(jnp.ones((1, 3))))
     with pytest.raises(SpecError, match=r"brings the model to 9 array elements, more"):
         from_spec(small, max_elements=8)
@@ -360,7 +393,7 @@ BASE = to_spec(
         {"x": hamax.NeuronLayer(L.Tanh(), 3), "y": hamax.NeuronLayer(L.ReLU(), 2)},
         {"d": S.DenseSynapse(), "m": S.DenseHiddenSynapse(2, L.Softmax(2.0))},
         [(("x", "y"), "d"), (("x",), "m")],
-        key=jr.key(0),
+        key=jr.key(0, impl="rbg"),
     )
 )
 
@@ -382,7 +415,13 @@ PATHS = [p for p in _paths(BASE) if p]
 
 
 @settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.tuples(st.sampled_from(PATHS), JSON), min_size=1, max_size=3))
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(PATHS), JSON | st.just(DELETE)),
+        min_size=1,
+        max_size=3,
+    )
+)
 def test_fuzz_mutated_specs(edits):
     spec = BASE
     for path, value in edits:
@@ -392,7 +431,7 @@ def test_fuzz_mutated_specs(edits):
             pass
     try:
         out = from_spec(spec)
-    except SpecError as e:
+    except SpecError as e:  # never a KeyError, TypeError, ...
         assert str(e).startswith("from_spec")
     else:
-        assert isinstance(out, hamax.HAM | None) or out is not spec
+        to_spec(out)  # whatever is accepted is a model that can be saved again
