@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import hamax
-from hamax import compat, lagrangians as L, synapses as S, zoo
+from hamax import _checkpoint, compat, lagrangians as L, synapses as S, zoo
 from hamax._spec import SpecError, from_spec, register_module, to_spec
 
 
@@ -141,6 +141,16 @@ def test_three_layer_ham(getkey):
     like = from_spec(to_spec(ham))
     assert to_spec(like) == to_spec(ham)
     assert list(like.neurons) == list(ham.neurons)  # insertion order is kept
+
+
+def test_checkpoint_rebuilds_from_its_spec(tmp_path, getkey):
+    # The intended use: the spec travels in the checkpoint header, and the file
+    # loads bit for bit into the model rebuilt from it.
+    ham = ZOO["hn_relu"](getkey())
+    hamax.save(tmp_path / "m.eqx", ham, spec=to_spec(ham))
+    spec = _checkpoint.read_header(tmp_path / "m.eqx")["spec"]
+    loaded, _ = hamax.load(tmp_path / "m.eqx", from_spec(spec))
+    assert bool(eqx.tree_equal(loaded, ham))
 
 
 def test_partial_lagrangian(getkey):
