@@ -257,6 +257,19 @@ def test_to_spec_errors():
     assert np.isnan(from_spec(to_spec((np.nan,)))[0])
 
 
+def test_leaf_kinds_and_x64():
+    tree = (np.float32(1.5), np.ones((2,), np.int8), jnp.ones((), "bfloat16"))
+    spec = json.loads(json.dumps(to_spec(tree)))
+    out = from_spec(spec)
+    assert type(out[0]) is np.float32 and out[0] == 0
+    assert type(out[1]) is np.ndarray and out[1].dtype == np.int8
+    assert isinstance(out[2], jax.Array) and out[2].dtype == jnp.bfloat16
+    spec64 = to_spec((jnp.zeros(2, "float64"),))
+    with jax.enable_x64(False):
+        with pytest.raises(SpecError, match=r"has dtype float64, which JAX only keeps"):
+            from_spec(spec64)
+
+
 @register_module
 class ScaledDense2(eqx.Module):
     shape: jax.Array = eqx.field(static=True)
