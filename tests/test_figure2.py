@@ -1,4 +1,4 @@
-"""Figure 2 (issue #13): a clamped label recalls a sharp, recognisable digit.
+"""Figure 2 (hamax issue #13): a clamped label recalls a sharp, recognisable digit.
 
 A small version of benchmarks/figure2.py on the real MNIST: the HN (SoftMax) with
 memories stored from training examples (train[50000:]), a few classification
@@ -33,6 +33,7 @@ def _figure2():
     return mod
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not DATA.exists(), reason="needs ../shared/data/mnist.npz")
 def test_figure2_recall_is_sharp_and_recognisable():
     fig2 = _figure2()
