@@ -1,5 +1,6 @@
 """The paper's list-based `HAM(layers, synapses, connections)` over the core HAM."""
 
+import math
 import pathlib
 from typing import Any
 
@@ -7,7 +8,6 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-import jax.tree_util as jtu
 
 from .. import _checkpoint
 from .._ham import HAM as CoreHAM
@@ -165,31 +165,40 @@ class ListHAM(eqx.Module):
                 f"HAM expected {len(self.layers)} states (one per layer), "
                 f"got {len(xs)}."
             )
-        return {_name(i): x for i, x in enumerate(xs)}
+        # Like HAMUX, accept a state of the layer's size in another shape (a
+        # flattened image for a (h, w, c) layer); outputs come back in its shape.
+        out = {}
+        for i, (x, layer) in enumerate(zip(xs, self.layers)):
+            same_size = jnp.size(x) == math.prod(layer.shape)
+            if jnp.shape(x) != layer.shape and same_size:
+                x = jnp.reshape(x, layer.shape)
+            out[_name(i)] = x
+        return out
 
-    def _list(self, d) -> list:
-        return [d[_name(i)] for i in range(len(self.layers))]
+    def _list(self, d, like) -> list:
+        return [jnp.reshape(d[_name(i)], jnp.shape(x)) for i, x in enumerate(like)]
 
     def activations(self, xs: list) -> list:
         """Activations of every layer (one example)."""
-        return self._list(self._core().activations(self._dict(xs)))
+        return self._list(self._core().activations(self._dict(xs)), xs)
 
     def layer_energy(self, xs: list):
         """Sum of the layers' Legendre energies."""
-        tree = self._core().energy_tree(self._dict(xs))
-        return sum(jtu.tree_leaves(tree["neurons"]))
+        d = self._dict(xs)
+        return sum(layer.energy(d[_name(i)]) for i, layer in enumerate(self.layers))
 
     def synapse_energy(self, gs: list):
         """Sum of the synapses' energies, a function of the activations."""
         return sum(self._core().connection_energies(self._dict(gs)))
 
     def energy(self, xs: list):
-        """The total energy."""
-        return self._core().energy(self._dict(xs))
+        """The total energy, `layer_energy(xs) + synapse_energy(activations(xs))`
+        (summed in that order, as HAMUX did)."""
+        return self.layer_energy(xs) + self.synapse_energy(self.activations(xs))
 
     def dEdg(self, xs: list) -> list:
         """Gradient of the energy with respect to each activation."""
-        return self._list(self._core().energy_grad(self._dict(xs)))
+        return self._list(self._core().energy_grad(self._dict(xs)), xs)
 
     def updates(self, xs: list) -> list:
         """`-dEdg`: the direction each state descends."""
