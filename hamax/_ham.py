@@ -10,6 +10,7 @@ from jaxtyping import PRNGKeyArray
 from ._custom_types import Activations, Scalar, States
 from ._misc import suggest, tree_sum
 from ._neurons import NeuronLayer
+from ._system import ClampedSystem
 from .synapses._base import AbstractSynapse, synapse_arity
 
 
@@ -184,6 +185,23 @@ class HAM(eqx.Module):
             k: v.init_state(dtype=dtype, scale=scale, key=kk)
             for (k, v), kk in zip(self.neurons.items(), keys)
         }
+
+    def clamp(
+        self,
+        values: Mapping[str, Any] | None = None,
+        masks: Mapping[str, Any] | None = None,
+    ) -> ClampedSystem:
+        """Hold some layers fixed: the [`hamax.ClampedSystem`][] whose energy,
+        gradient and `step` act on the other layers, with everything that depends
+        only on `values` computed once, now.
+
+        **Arguments:**
+
+        - `values`: layer name -> state (one example) to hold fixed.
+        - `masks`: layer name -> boolean mask (True = held) for layers in `values`
+          that are clamped only in part; those layers stay free elsewhere.
+        """
+        return ClampedSystem(self, values, masks)
 
     def check_states(self, xs: Any, where: str = "HAM") -> None:
         """Raise a clear ValueError unless `xs` has one state of the right shape per

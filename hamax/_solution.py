@@ -35,7 +35,7 @@ class Solution(eqx.Module):
     - `num_steps`: the number of update steps taken.
     - `result`: a [`hamax.RESULTS`][] member; `RESULTS.successful` if all went well.
     - `energy`: the total energy of the final states (None unless the energy was
-      computed: `save_energy`, `check_monotone` or an energy tolerance).
+      computed: `Save(energy=True)`, `check_monotone` or an energy tolerance).
     - `energies`: the energy before each step and after the last one, shape
       `(num_saved + 1,)`; entries after `num_steps` are NaN (None unless saved).
     - `energy_components`: per-component energies along the trajectory, a tree like
@@ -44,8 +44,8 @@ class Solution(eqx.Module):
       saved).
     - `failed_step`: the first step at which the state/energy was non-finite or the
       energy rose, else -1.
-    - `failed_layer`: index into `failed_layers_order` of the first non-finite
-      layer, else -1. Use `solution.failed_layer_name`.
+    - `failed_layer`: index into `failed_layers_order` (the free layers) of the
+      first non-finite layer, else -1. Use `solution.failed_layer_name`.
     - `energy_increase`: the largest single-step energy increase seen (0 if none).
     """
 
@@ -65,6 +65,12 @@ class Solution(eqx.Module):
     def converged(self) -> Bool[Array, ""]:
         """Whether the descent ended successfully."""
         return self.result == RESULTS.successful
+
+    @property
+    def free(self) -> States:
+        """The final states of the layers that moved (the free layers): what a
+        [`hamax.ClampedSystem`][] takes, e.g. to continue a descent."""
+        return {k: self.states[k] for k in self.failed_layers_order}
 
     @property
     def failed_layer_name(self) -> str | None:

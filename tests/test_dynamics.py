@@ -27,7 +27,9 @@ def bounded_ham(key, dtype=None):
 def test_scan_equals_python_loop(clamp, getkey):
     ham = tiny_ham(getkey())
     xs = ham.init_states(scale=1.0, key=getkey())
-    sol = hamax.descend(ham, xs, dt=0.05, steps=12, clamp=clamp, save_energy=True)
+    sol = hamax.descend(
+        ham, xs, dt=0.05, steps=12, clamp=clamp, save=hamax.Save(energy=True)
+    )
     ref, energies = naive_descent(ham, xs, 0.05, 12, clamped=clamp)
     assert tree_allclose(sol.states, ref, rtol=1e-11, atol=1e-12)
     np.testing.assert_allclose(sol.energies, np.asarray(energies), rtol=1e-11)
@@ -63,9 +65,7 @@ def test_energy_non_increasing_and_components_sum(getkey):
             xs,
             dt=0.05,
             steps=60,
-            save_energy=True,
-            save_components=True,
-            save_states=True,
+            save=hamax.Save(energy=True, components=True, states=True),
             check_monotone=True,
         )
         E = np.asarray(sol.energies)
@@ -108,7 +108,7 @@ def test_energy_tolerance_stop(getkey):
     ham = bounded_ham(getkey())
     xs = ham.init_states(scale=1.0, key=getkey())
     stop = hamax.Converged(atol=1e-3, energy_atol=1e-9, max_steps=5000)
-    sol = hamax.descend(ham, xs, dt=0.1, stop=stop, save_energy=True)
+    sol = hamax.descend(ham, xs, dt=0.1, stop=stop, save=hamax.Save(energy=True))
     n = int(sol.num_steps)
     assert abs(float(sol.energies[n - 1] - sol.energies[n - 2])) <= 1e-9
     assert np.all(np.isnan(np.asarray(sol.energies[n + 1 :])))
@@ -145,7 +145,13 @@ def test_monotonicity_check_reports_first_rise(getkey):
     ham = tiny_ham(getkey())
     xs = ham.init_states(scale=1.0, key=getkey())
     sol = hamax.descend(
-        ham, xs, dt=50.0, steps=30, check_monotone=True, throw=False, save_energy=True
+        ham,
+        xs,
+        dt=50.0,
+        steps=30,
+        check_monotone=True,
+        throw=False,
+        save=hamax.Save(energy=True),
     )
     assert sol.result == hamax.RESULTS.energy_increased
     i = int(sol.failed_step)
@@ -173,18 +179,17 @@ def test_vmap_jit_grad_agree(getkey):
 
     xs = ham.init_states(scale=1.0, key=getkey())
 
-    def loss(W, checkpoint=False):
+    def loss(W, adjoint=hamax.BPTT()):
         h = hamax.HAM(
             ham.neurons, {**ham.synapses, "d2": DenseSynapse(W=W)}, ham.connections
         )
-        out = hamax.descend(
-            h, xs, dt=0.1, steps=5, clamp=["image"], checkpoint=checkpoint
-        )
+        out = hamax.descend(h, xs, dt=0.1, steps=5, clamp=["image"], adjoint=adjoint)
         return jnp.sum(out.states["label"] ** 2)
 
     W = ham.synapses["d2"].W
     g = jax.grad(loss)(W)
-    np.testing.assert_allclose(jax.grad(loss)(W, True), g, rtol=1e-12)
+    np.testing.assert_allclose(jax.grad(loss)(W, hamax.Remat()), g, rtol=1e-12)
+    np.testing.assert_allclose(jax.grad(loss)(W, hamax.Remat(every=2)), g, rtol=1e-12)
     E = np.zeros(W.shape)
     E[2, 1] = 1e-6
     np.testing.assert_allclose(g[2, 1], (loss(W + E) - loss(W - E)) / 2e-6, rtol=1e-6)
@@ -193,7 +198,7 @@ def test_vmap_jit_grad_agree(getkey):
 def test_float32_preserved(getkey):
     ham = bounded_ham(getkey(), dtype=jnp.float32)
     xs = ham.init_states(dtype=jnp.float32, scale=1.0, key=getkey())
-    sol = hamax.descend(ham, xs, dt=0.1, steps=3, save_energy=True)
+    sol = hamax.descend(ham, xs, dt=0.1, steps=3, save=hamax.Save(energy=True))
     assert all(v.dtype == jnp.float32 for v in sol.states.values())
     assert sol.energies.dtype == jnp.float32
 
@@ -327,7 +332,7 @@ def test_implicit_gradient_equals_bptt_at_fixed_point_and_fd(getkey):
             out = hamax.descend(h, xs, dt=0.2, steps=800, clamp=["image"])
         else:
             out = hamax.descend(
-                h, xs, dt=0.2, stop=stop, clamp=["image"], adjoint=adjoint
+                h, xs, dt=0.2, stop=stop, clamp=["image"], adjoint=hamax.Implicit()
             )
         return jnp.sum(out.states["label"] ** 2) + jnp.sum(
             jnp.sin(out.states["hidden"])
@@ -347,11 +352,13 @@ def test_implicit_requires_stop(getkey):
     ham = bounded_ham(getkey())
     with pytest.raises(
         ValueError,
-        match=r"descend\(adjoint='implicit'\) differentiates a fixed point, so it needs `stop=",
+        match=r"descend\(adjoint=hamax.Implicit\(\)\) differentiates a fixed point, "
+        r"so it needs `stop=",
     ):
-        hamax.descend(ham, ham.init_states(), steps=3, adjoint="implicit")
+        hamax.descend(ham, ham.init_states(), steps=3, adjoint=hamax.Implicit())
     with pytest.raises(
         ValueError,
-        match=r"descend expected `adjoint` to be 'bptt' or 'implicit', got 'adjoint'",
+        match=r"descend expected `adjoint` to be hamax.BPTT\(\), hamax.Remat\(\) or "
+        r"hamax.Implicit\(\), got 'adjoint'",
     ):
         hamax.descend(ham, ham.init_states(), steps=3, adjoint="adjoint")

@@ -72,7 +72,7 @@ def test_energy_decreases_in_a_ham(syn, shapes, getkey):
     ham, _ = build(syn, shapes, getkey())
     xs = ham.init_states(scale=1.0, key=getkey())
     sol = hamax.descend(
-        ham, xs, dt=0.02, steps=25, save_energy=True, check_monotone=True
+        ham, xs, dt=0.02, steps=25, save=hamax.Save(energy=True), check_monotone=True
     )
     E = np.asarray(sol.energies)
     assert np.all(np.diff(E) <= 1e-10 * (1 + np.abs(E[1:]))) and E[-1] < E[0]

@@ -36,9 +36,14 @@ def test_loss_falls_and_step_compiles_once(getkey):
     x, y = toy_data(64, getkey())
     losses = []
     for i in range(20):
-        ham, opt_state, loss, acc = T.make_step(
-            ham, opt_state, x, y, optim=optim, steps=4, dt=0.4
+        ham, opt_state, loss, metrics = T.make_step(
+            ham,
+            opt_state,
+            {"image": x, "label": y},
+            objective=T.Classification(dt=0.4, steps=4),
+            optim=optim,
         )
+        acc = metrics["accuracy"]
         losses.append(float(loss))
         if i == 0:
             after_first = len(traces)

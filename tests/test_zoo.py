@@ -19,7 +19,7 @@ def test_classifiers_build_and_descend(name, getkey):
         dt=spec.dt,
         steps=3,
         clamp=[spec.image],
-        save_energy=True,
+        save=hamax.Save(energy=True),
         check_monotone=True,
     )
     assert all(bool(jnp.all(jnp.isfinite(v))) for v in sol.states.values())
@@ -45,7 +45,7 @@ def test_energy_transformer_descends(getkey):
     )
     xs = ham.init_states(scale=1.0, key=getkey())
     sol = hamax.descend(
-        ham, xs, dt=0.05, steps=30, save_energy=True, check_monotone=True
+        ham, xs, dt=0.05, steps=30, save=hamax.Save(energy=True), check_monotone=True
     )
     assert float(sol.energies[-1]) < float(sol.energies[0])
     # masked-token completion: clamp some tokens, the rest is completed

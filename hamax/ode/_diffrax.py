@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 
 from .._custom_types import States
-from .._descend import _FreeSystem, normalize_clamp
+from .._descend import normalize_clamp
 from .._ham import HAM
 from .._solution import RESULTS, Solution
 
@@ -76,12 +76,12 @@ def solve_ode(
 @eqx.filter_jit
 def _solve(ham: HAM, x0: States, masks, cfg) -> Solution:
     whole, t1, solver, rtol, atol, dt0, steady, srtol, satol, max_steps, throw = cfg
-    system = _FreeSystem.build(ham, x0, whole)
-    free = tuple(k for k in ham.neurons if k not in whole)
+    system = ham.clamp({k: x0[k] for k in (*whole, *masks)}, masks)
+    free = system.free_names
 
     def field(t, x, args):
         del t, args
-        _, grad = system.energy_and_grad(x, need_energy=False)
+        grad = system.grad(x)
         out = {k: -grad[k] / ham.neurons[k].tau for k in free}
         return {
             k: jnp.where(masks[k], 0.0, v) if k in masks else v for k, v in out.items()
@@ -112,7 +112,7 @@ def _solve(ham: HAM, x0: States, masks, cfg) -> Solution:
         ~finite, R.nonfinite, R.where(ok, R.successful, R.max_steps_reached)
     )
     out = Solution(
-        states={**x0, **x},
+        states=system.states(x),
         num_steps=sol.stats["num_accepted_steps"],
         result=result,
         energy=system.energy(x),

@@ -4,7 +4,7 @@ from ._attention import (
     AttentionSynapse as AttentionSynapse,
     SelfAttentionSynapse as SelfAttentionSynapse,
 )
-from ._base import AbstractSynapse as AbstractSynapse
+from ._base import AbstractSynapse as AbstractSynapse, PartialEnergy as PartialEnergy
 from ._bias import BiasSynapse as BiasSynapse
 from ._conv import (
     AbstractDriveSynapse as AbstractDriveSynapse,

@@ -1,7 +1,7 @@
 import abc
 import inspect
 from collections.abc import Callable
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import equinox as eqx
 from jaxtyping import Array, Float, PRNGKeyArray
@@ -45,18 +45,35 @@ class AbstractSynapse(eqx.Module):
     def partial(self, fixed: dict[int, Float[Array, "..."]]) -> Callable[..., Scalar]:
         """The energy as a function of the arguments not in `fixed` (by position).
 
-        Called once per descent, outside the loop; overrides hoist the part of the
-        energy that depends only on the fixed (clamped) activations.
+        Called once per clamped system, outside any loop; overrides hoist the part
+        of the energy that depends only on the fixed (clamped) activations. Return
+        a [`hamax.synapses.PartialEnergy`][] (a pytree, so that the hoisted arrays
+        can be differentiated and passed through `jax.jit`).
         """
-        n = len(fixed)
+        return PartialEnergy(_fill_fixed, (self, dict(fixed)))
 
-        def energy(*free):
-            args, it = [], iter(free)
-            for i in range(n + len(free)):
-                args.append(fixed[i] if i in fixed else next(it))
-            return self(*args)
 
-        return energy
+class PartialEnergy(eqx.Module):
+    """A synapse's energy with some inputs fixed: `fn(data, *free)`.
+
+    `data` is a pytree (the hoisted drive, the synapse, ...) and `fn` a
+    module-level function, so the object is a pytree that `jax.jit`, `jax.grad`
+    and [`hamax.Implicit`][] see through.
+    """
+
+    fn: Callable = eqx.field(static=True)
+    data: Any
+
+    def __call__(self, *free):
+        return self.fn(self.data, *free)
+
+
+def _fill_fixed(data, *free):
+    synapse, fixed = data
+    args, it = [], iter(free)
+    for i in range(len(fixed) + len(free)):
+        args.append(fixed[i] if i in fixed else next(it))
+    return synapse(*args)
 
 
 def synapse_arity(synapse) -> int | None:

@@ -10,7 +10,7 @@ from jax import lax
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._custom_types import Scalar
-from ._base import AbstractSynapse, require_param
+from ._base import AbstractSynapse, PartialEnergy, require_param
 
 
 Padding = str | int | tuple[int, int] | Sequence[tuple[int, int]]
@@ -166,7 +166,7 @@ class AbstractDriveSynapse(AbstractSynapse):
     def partial(self, fixed):
         if set(fixed) == {0}:
             h = self.forward(fixed[0])  # the drive from a clamped layer, once
-            return lambda g2: -jnp.sum(g2 * h)
+            return PartialEnergy(_driven_energy, h)
         return super().partial(fixed)
 
 
@@ -234,3 +234,7 @@ class ConvSynapse(AbstractDriveSynapse):
         """The convolution $W \\star g_1$ (the drive into the output layer)."""
         W = checked_kernel("ConvSynapse", self.W, g1)
         return conv(g1, W, self.strides, self.padding)
+
+
+def _driven_energy(h, g2):
+    return -jnp.sum(g2 * h)

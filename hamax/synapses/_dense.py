@@ -7,7 +7,7 @@ import jax.random as jr
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._custom_types import Scalar
-from ._base import AbstractSynapse, require_param
+from ._base import AbstractSynapse, PartialEnergy, require_param
 
 
 class DenseSynapse(AbstractSynapse):
@@ -68,9 +68,20 @@ class DenseSynapse(AbstractSynapse):
         if set(fixed) == {0}:
             # The drive W^T g1 from a clamped layer, computed once per descent.
             h = fixed[0].reshape(-1) @ W
-            return lambda g2: -jnp.dot(h, g2.reshape(-1)) - self._bias_energy(g2)
+            return PartialEnergy(_from_first, (h, self.b))
         if set(fixed) == {1}:
             h = W @ fixed[1].reshape(-1)
             const = self._bias_energy(fixed[1])
-            return lambda g1: -jnp.dot(g1.reshape(-1), h) - const
+            return PartialEnergy(_from_second, (h, const))
         return super().partial(fixed)
+
+
+def _from_first(data, g2):
+    h, b = data
+    bias = jnp.zeros((), g2.dtype) if b is None else jnp.sum(b * g2)
+    return -jnp.dot(h, g2.reshape(-1)) - bias
+
+
+def _from_second(data, g1):
+    h, const = data
+    return -jnp.dot(g1.reshape(-1), h) - const

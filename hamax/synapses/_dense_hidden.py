@@ -9,7 +9,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from .._custom_types import Scalar
 from ..lagrangians import ReLU
-from ._base import AbstractSynapse, require_param
+from ._base import AbstractSynapse, PartialEnergy, require_param
 
 
 class DenseHiddenSynapse(AbstractSynapse):
@@ -166,10 +166,11 @@ class DenseHiddenSynapse(AbstractSynapse):
         Ws = self._weights()
         # The clamped layers' share of the hidden drive, computed once.
         h_fixed = sum(self._project(Ws[i], g) for i, g in fixed.items())
-        free_W = [W for i, W in enumerate(Ws) if i not in fixed]
+        free_W = tuple(W for i, W in enumerate(Ws) if i not in fixed)
+        return PartialEnergy(_hidden_energy, (self, h_fixed, free_W))
 
-        def energy(*free):
-            h = h_fixed + sum(self._project(W, g) for W, g in zip(free_W, free))
-            return -self.lagrangian(h)
 
-        return energy
+def _hidden_energy(data, *free):
+    synapse, h_fixed, free_W = data
+    h = h_fixed + sum(synapse._project(W, g) for W, g in zip(free_W, free))
+    return -synapse.lagrangian(h)

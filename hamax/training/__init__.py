@@ -1,23 +1,35 @@
-"""Training: classification as association, backprop through the dynamics."""
+"""Training: any HAM, any objective, backprop through the dynamics."""
 
+from ._classifier import (
+    build_classifier as build_classifier,
+    train_classifier as train_classifier,
+    zoo_objective as zoo_objective,
+)
 from ._classify import (
     accuracy as accuracy,
     cross_entropy as cross_entropy,
-    forward as forward,
     log_probs as log_probs,
     standardize as standardize,
 )
-from ._loop import (
-    TrainResult as TrainResult,
-    build_classifier as build_classifier,
-    data_parallel as data_parallel,
-    evaluate as evaluate,
-    train_classifier as train_classifier,
+from ._evaluate import evaluate as evaluate
+from ._objective_io import (
+    objective_from_json as objective_from_json,
+    objective_to_json as objective_to_json,
 )
+from ._objectives import (
+    AbstractObjective as AbstractObjective,
+    Classification as Classification,
+    Completion as Completion,
+    Joint as Joint,
+)
+from ._parallel import data_parallel as data_parallel
+from ._rundir import RunDir as RunDir, RunLockedError as RunLockedError
 from ._step import (
     adamw as adamw,
     classification_loss as classification_loss,
     eval_step as eval_step,
+    forward as forward,
     init_opt_state as init_opt_state,
     make_step as make_step,
 )
+from ._trainer import TrainResult as TrainResult, train as train

@@ -1,12 +1,15 @@
+import warnings
+from typing import Any
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import optax
 from jaxtyping import Array, Float, Int
 
-from .._descend import Converged
 from .._ham import HAM
-from ._classify import accuracy, cross_entropy, forward, log_probs
+from ..dynamics import BPTT, AbstractStop, Implicit, Remat
+from ._objectives import AbstractObjective, Classification
 
 
 def adamw(
@@ -20,79 +23,55 @@ def adamw(
     return optax.adamw(learning_rate, b1=b1, b2=b2, weight_decay=weight_decay)
 
 
-def init_opt_state(ham: HAM, optim: optax.GradientTransformation):
+def init_opt_state(ham: Any, optim: optax.GradientTransformation):
     """The optimiser state for the trainable arrays of `ham`."""
     return optim.init(eqx.filter(ham, eqx.is_inexact_array))
 
 
-def classification_loss(
-    ham: HAM,
-    images: Float[Array, "n ..."],
-    labels: Int[Array, " n"],
-    *,
-    steps: int,
-    dt: float,
-    image: str = "image",
-    label: str = "label",
-    checkpoint: bool = True,
-    stop: Converged | None = None,
-    adjoint: str = "bptt",
-):
-    """Cross-entropy of the label layer after `steps` of descent (or descent to
-    convergence with `stop`) with the image clamped. Returns `(loss, accuracy)`."""
-    x = forward(
-        ham,
-        images,
-        steps=steps,
-        dt=dt,
-        image=image,
-        label=label,
-        checkpoint=checkpoint,
-        stop=stop,
-        adjoint=adjoint,
-    )
-    logp = log_probs(ham, label, x)
-    return cross_entropy(logp, labels), accuracy(logp, labels)
-
-
 @eqx.filter_jit
 def make_step(
-    ham: HAM,
+    ham: Any,
     opt_state,
-    images: Float[Array, "n ..."],
-    labels: Int[Array, " n"],
+    batch: Any,
+    labels: Int[Array, " n"] | None = None,
     *,
+    objective: AbstractObjective | None = None,
     optim: optax.GradientTransformation,
-    steps: int,
-    dt: float,
-    image: str = "image",
-    label: str = "label",
-    checkpoint: bool = True,
-    stop: Converged | None = None,
-    adjoint: str = "bptt",
+    key=None,
+    **deprecated: Any,
 ):
-    """One jitted training step (backprop through the descent, then `optim`).
+    """One jitted training step: the gradient of `objective.loss` on `batch`
+    (backprop through the descent), then an `optim` update.
 
-    Returns `(ham, opt_state, loss, accuracy)`. The loss is NaN when it, or any
+    **Arguments:**
+
+    - `ham`: the model (any pytree the objective accepts: a [`hamax.HAM`][] or a
+      compat HAM).
+    - `opt_state`: from [`hamax.training.init_opt_state`][].
+    - `batch`: dict of arrays with a leading batch axis, as the objective reads.
+    - `objective`: an [`hamax.training.AbstractObjective`][].
+    - `optim`: an optax optimiser.
+    - `key`: optional PRNG key passed to the objective.
+
+    Returns `(ham, opt_state, loss, metrics)`. The loss is NaN when it, or any
     updated parameter, is not finite. Compiles once per model structure, batch
-    shape and static settings.
+    shape and objective.
+
+    The old form `make_step(ham, opt_state, images, labels, optim=, steps=, dt=,
+    ...)` (classification only) still works with a `DeprecationWarning` and
+    returns `(ham, opt_state, loss, accuracy)`.
     """
+    old = objective is None
+    if old:
+        objective = _classification_from_kwargs("make_step", deprecated)
+        batch = {objective.image: batch, objective.label: labels}
+
+    obj: AbstractObjective = objective  # type: ignore[assignment]
 
     def loss_fn(h):
-        return classification_loss(
-            h,
-            images,
-            labels,
-            steps=steps,
-            dt=dt,
-            image=image,
-            label=label,
-            checkpoint=checkpoint,
-            stop=stop,
-            adjoint=adjoint,
-        )
+        return obj.loss(h, batch, key=key)
 
-    (loss, acc), grads = eqx.filter_value_and_grad(loss_fn, has_aux=True)(ham)
+    (loss, metrics), grads = eqx.filter_value_and_grad(loss_fn, has_aux=True)(ham)
     # optax mixes Python floats and int32 step counts, which strict dtype
     # promotion rejects; its arithmetic is standard-promotion by design.
     with jax.numpy_dtype_promotion("standard"):
@@ -106,11 +85,68 @@ def make_step(
     finite = jnp.isfinite(loss) & jnp.all(
         jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves])
     )
-    return ham, opt_state, jnp.where(finite, loss, jnp.nan), acc
+    loss = jnp.where(finite, loss, jnp.nan)
+    if old:
+        return ham, opt_state, loss, metrics["accuracy"]
+    return ham, opt_state, loss, metrics
 
 
 @eqx.filter_jit
 def eval_step(
+    ham: Any,
+    batch: Any,
+    labels: Int[Array, " n"] | None = None,
+    *,
+    objective: AbstractObjective | None = None,
+    **deprecated: Any,
+):
+    """`objective.loss` on one batch, without gradients (jitted): `(loss,
+    metrics)`.
+
+    The old form `eval_step(ham, images, labels, steps=, dt=, ...)` still works
+    with a `DeprecationWarning` and returns `(loss, number correct)`.
+    """
+    if objective is None:
+        objective = _classification_from_kwargs("eval_step", deprecated)
+        loss, m = objective.loss(ham, {objective.image: batch, objective.label: labels})
+        n = jnp.shape(labels)[0]  # type: ignore[arg-type]
+        return loss, jnp.round(m["accuracy"] * n).astype(jnp.int32)
+    return objective.loss(ham, batch)
+
+
+def forward(
+    ham: HAM,
+    images: Float[Array, "n ..."],
+    *,
+    steps: int,
+    dt: float,
+    image: str = "image",
+    label: str = "label",
+    stop: AbstractStop | None = None,
+    adjoint: Any = None,
+    **deprecated: Any,
+) -> Float[Array, "n ..."]:
+    """Classification as association: the final states of the `label` layer
+    after the descent with each image clamped (batched). A shorthand for
+    `Classification(image, label, dt, steps, stop, adjoint).predict(ham, images)`;
+    the adjoint defaults to [`hamax.Remat`][]`()`."""
+    obj = _classification_from_kwargs(
+        "forward",
+        dict(
+            steps=steps,
+            dt=dt,
+            image=image,
+            label=label,
+            stop=stop,
+            adjoint=adjoint,
+            **deprecated,
+        ),
+        warn=bool(deprecated) or isinstance(adjoint, str),
+    )
+    return obj.predict(ham, images)
+
+
+def classification_loss(
     ham: HAM,
     images: Float[Array, "n ..."],
     labels: Int[Array, " n"],
@@ -119,9 +155,53 @@ def eval_step(
     dt: float,
     image: str = "image",
     label: str = "label",
+    stop: AbstractStop | None = None,
+    adjoint: Any = None,
+    **deprecated: Any,
 ):
-    """Loss and number of correct predictions on one batch (jitted)."""
-    x = forward(ham, images, steps=steps, dt=dt, image=image, label=label)
-    logp = log_probs(ham, label, x)
-    correct = jnp.sum(jnp.argmax(logp, -1).astype(labels.dtype) == labels)
-    return cross_entropy(logp, labels), correct
+    """Cross-entropy of the label layer after the descent with the image clamped:
+    `(loss, accuracy)`. A shorthand for
+    `Classification(image, label, dt, steps, stop, adjoint).loss(...)`."""
+    obj = _classification_from_kwargs(
+        "classification_loss",
+        dict(
+            steps=steps,
+            dt=dt,
+            image=image,
+            label=label,
+            stop=stop,
+            adjoint=adjoint,
+            **deprecated,
+        ),
+        warn=bool(deprecated) or isinstance(adjoint, str),
+    )
+    loss, m = obj.loss(ham, {image: images, label: labels})
+    return loss, m["accuracy"]
+
+
+def _classification_from_kwargs(
+    where: str, kw: dict, warn: bool = True
+) -> Classification:
+    kw = dict(kw)
+    if warn:
+        warnings.warn(
+            f"{where}(..., steps=, dt=, image=, label=, checkpoint=, adjoint=) is "
+            f"deprecated; pass objective=hamax.training.Classification(...).",
+            DeprecationWarning,
+            stacklevel=4,
+        )
+    checkpoint = kw.pop("checkpoint", True)
+    adjoint = kw.pop("adjoint", None)
+    if adjoint in (None, "bptt"):
+        adjoint = Remat() if checkpoint else BPTT()
+    elif adjoint == "implicit":
+        adjoint = Implicit()
+    allowed = {"steps", "dt", "image", "label", "stop"}
+    unknown = set(kw) - allowed
+    if unknown:
+        raise TypeError(
+            f"{where} got unexpected keyword argument(s) {sorted(unknown)}."
+        )
+    if kw.get("stop") is None:
+        kw.pop("stop", None)
+    return Classification(adjoint=adjoint, **kw)

@@ -1,0 +1,159 @@
+"""`descend`'s argument checks and its deprecated spellings."""
+
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import jax.numpy as jnp
+
+from .._misc import suggest
+from ._adjoint import BPTT, AbstractAdjoint, Implicit, Remat
+from ._monitor import Monitor
+from ._save import Save
+from ._stop import AbstractStop, Steps, as_steps
+
+
+_DEPRECATED = ("save_energy", "save_states", "save_components", "checkpoint")
+
+
+def check_dtypes(x0):
+    dtypes = {jnp.result_type(v) for v in x0.values()}
+    if len(dtypes) > 1:
+        raise ValueError(
+            "descend expected every state to have one floating dtype, got "
+            f"{', '.join(f'{k}: {jnp.result_type(v)}' for k, v in x0.items())}. "
+            "Convert them, e.g. {k: v.astype(jnp.float32) for k, v in x0.items()}."
+        )
+
+
+def stop_arg(stop, steps) -> AbstractStop:
+    if (steps is None) == (stop is None):
+        raise ValueError(
+            "descend expected exactly one of `steps` (a fixed number of steps) or "
+            "`stop` (hamax.Steps(n) or hamax.Converged(atol=1e-5, max_steps=1000)), "
+            f"got steps={steps!r}, stop={stop!r}."
+        )
+    if stop is None:
+        return Steps(as_steps(steps, "descend"))
+    if not isinstance(stop, AbstractStop):
+        raise ValueError(
+            "descend expected `stop` to be hamax.Steps(n) or hamax.Converged(...), "
+            f"got {stop!r}."
+        )
+    return stop
+
+
+def monitor_arg(check_monotone, rtol) -> Monitor:
+    if isinstance(check_monotone, Monitor):
+        return check_monotone
+    if not isinstance(check_monotone, bool):
+        raise ValueError(
+            "descend expected `check_monotone` to be True, False or a hamax.Monitor, "
+            f"got {check_monotone!r}."
+        )
+    return Monitor(monotone=check_monotone, rtol=rtol)
+
+
+def deprecated_args(adjoint, save, kwargs):
+    unknown = [k for k in kwargs if k not in _DEPRECATED]
+    if unknown:
+        raise TypeError(
+            f"descend got unexpected keyword argument(s) {unknown}."
+            + suggest(
+                unknown[0],
+                [
+                    "dt",
+                    "stop",
+                    "steps",
+                    "clamp",
+                    "adjoint",
+                    "save",
+                    "check_monotone",
+                    "throw",
+                    *_DEPRECATED,
+                ],
+            )
+        )
+    if isinstance(adjoint, str):
+        if adjoint not in ("bptt", "implicit"):
+            raise ValueError(
+                "descend expected `adjoint` to be hamax.BPTT(), hamax.Remat() or "
+                f"hamax.Implicit(), got {adjoint!r}."
+            )
+        warnings.warn(
+            f"descend(adjoint={adjoint!r}) is deprecated; pass "
+            f"adjoint=hamax.{'BPTT' if adjoint == 'bptt' else 'Implicit'}().",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        adjoint = BPTT() if adjoint == "bptt" else Implicit()
+    if not isinstance(adjoint, AbstractAdjoint):
+        raise ValueError(
+            "descend expected `adjoint` to be hamax.BPTT(), hamax.Remat() or "
+            f"hamax.Implicit(), got {adjoint!r}."
+        )
+    if kwargs.get("checkpoint"):
+        warnings.warn(
+            'descend(checkpoint=True) is deprecated ("checkpoint" now means files '
+            "only); pass adjoint=hamax.Remat().",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        if isinstance(adjoint, BPTT):
+            adjoint = Remat()
+    flags = {
+        k: kwargs[k]
+        for k in ("save_energy", "save_states", "save_components")
+        if k in kwargs
+    }
+    if flags:
+        warnings.warn(
+            f"descend({', '.join(f'{k}=' for k in flags)}) is deprecated; pass "
+            "save=hamax.Save(energy=..., states=..., components=...).",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        save = Save(
+            energy=bool(flags.get("save_energy", save.energy)),
+            states=bool(flags.get("save_states", save.states)),
+            components=bool(flags.get("save_components", save.components)),
+        )
+    if not isinstance(save, Save):
+        raise ValueError(f"descend expected `save` to be a hamax.Save, got {save!r}.")
+    return adjoint, save
+
+
+def normalize_clamp(ham, clamp: Any, where: str = "descend"):
+    """Split `clamp` into whole clamped layer names and element masks."""
+    if clamp is None:
+        return (), {}
+    if isinstance(clamp, str):
+        clamp = (clamp,)
+    items = clamp.items() if isinstance(clamp, Mapping) else ((k, True) for k in clamp)
+    whole, masks = [], {}
+    for name, mask in items:
+        if name not in ham.neurons:
+            raise ValueError(
+                f"{where} got clamp for {name!r}, which is not a neuron layer (have: "
+                f"{', '.join(map(repr, ham.neurons))})." + suggest(name, ham.neurons)
+            )
+        if isinstance(mask, bool):
+            if mask:
+                whole.append(name)
+            continue
+        mask = jnp.asarray(mask)
+        shape = ham.neurons[name].shape
+        if mask.dtype != jnp.bool_:
+            raise ValueError(
+                f"{where} expected clamp[{name!r}] to be a bool or a boolean mask, got "
+                f"dtype {mask.dtype}. True marks elements held fixed."
+            )
+        try:
+            jnp.broadcast_shapes(mask.shape, shape)
+        except ValueError:
+            raise ValueError(
+                f"{where} expected clamp[{name!r}] broadcastable to the layer shape "
+                f"{shape}, got mask.shape={mask.shape}."
+            ) from None
+        masks[name] = jnp.broadcast_to(mask, shape)
+    return tuple(whole), masks

@@ -1,0 +1,151 @@
+"""The descent loop: `lax.scan` for a fixed number of steps, `lax.while_loop`
+until a stopping rule says done; bookkeeping for status, monotonicity and saves."""
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import jax.tree_util as jtu
+from jax import lax
+
+from .._custom_types import States
+from .._system import ClampedSystem
+from ._monitor import Monitor, rise_tolerance
+from ._save import Save
+from ._stop import AbstractStop, Steps
+
+
+@dataclasses.dataclass(frozen=True)
+class LoopConfig:
+    """Static settings of one loop (hashable: part of the jit cache key)."""
+
+    stop: AbstractStop
+    save: Save
+    monitor: Monitor
+    remat: int  # 0: none; k: rematerialise every k steps in the backward pass
+
+    @property
+    def need_energy(self) -> bool:
+        return self.save.energy or self.monitor.monotone or self.stop.needs_energy
+
+
+def all_finite(v):
+    """Whether every element of `v` is finite, as one float reduction (max|v| is
+    finite iff every element is; XLA:CPU reduces floats faster than booleans)."""
+    if v.size == 0:
+        return jnp.array(True)
+    return jnp.isfinite(jnp.max(jnp.abs(v)))
+
+
+def buffer(tree, n):
+    """NaN-filled `(n + 1, ...)` buffers shaped like `tree`'s leaves."""
+    return jtu.tree_map(
+        lambda a: jnp.full((n + 1, *jnp.shape(a)), jnp.nan, jnp.result_type(a)), tree
+    )
+
+
+def write(buf, i, tree):
+    """`buf` with row `i` set to `tree`."""
+    return jtu.tree_map(lambda b, a: b.at[i].set(a), buf, tree)
+
+
+def run_loop(system: ClampedSystem, free0: States, dt, cfg: LoopConfig) -> dict:
+    """Run the descent from `free0`; returns the raw carry (final free states `x`,
+    step count `i`, failure bookkeeping and saved buffers)."""
+    free = system.free_names
+    monotone = cfg.monitor.monotone
+
+    def step(x):
+        if monotone:
+            E, grad, scale = system.energy_grad_scale(x)
+        else:
+            E, grad = system.energy_and_grad(x, need_energy=cfg.need_energy)
+            scale = jnp.zeros((), dt.dtype)
+        new = system.update(x, grad, dt)
+        finite = jnp.stack([all_finite(new[k]) for k in free] or [True])
+        return E, scale, new, finite
+
+    if cfg.remat == 1:
+        step = jax.checkpoint(step)
+
+    nsave = cfg.stop.max_steps
+    nan = jnp.array(jnp.nan, dt.dtype)
+    init: dict[str, Any] = dict(
+        x=dict(free0),
+        i=jnp.array(0),
+        failed_step=jnp.array(-1),
+        failed_layer=jnp.array(-1),
+        increase=jnp.zeros((), dt.dtype),
+        first_increase=jnp.array(-1),
+        prev_E=nan,
+        dE=jnp.array(jnp.inf, dt.dtype),
+        done=jnp.array(False),
+        energies=jnp.full((nsave + 1,), jnp.nan, dt.dtype) if cfg.save.energy else None,
+        traj=buffer(system.states(free0), nsave) if cfg.save.states else None,
+        comps=buffer(system.components(free0), nsave) if cfg.save.components else None,
+    )
+
+    def body(c):
+        E, scale, new, finite = step(c["x"])
+        i = c["i"]
+        ok = jnp.all(finite) & (jnp.isfinite(E) if cfg.need_energy else True)
+        c = dict(c)
+        first_bad = (c["failed_step"] < 0) & ~ok
+        c["failed_step"] = jnp.where(first_bad, i, c["failed_step"])
+        c["failed_layer"] = jnp.where(first_bad, jnp.argmin(finite), c["failed_layer"])
+        if cfg.need_energy:
+            rise = jnp.where(i > 0, E - c["prev_E"], 0.0)
+            if monotone:
+                bad_rise = rise > rise_tolerance(cfg.monitor, E, scale)
+                c["first_increase"] = jnp.where(
+                    (c["first_increase"] < 0) & bad_rise, i, c["first_increase"]
+                )
+            c["increase"] = jnp.maximum(c["increase"], jnp.where(i > 0, rise, 0.0))
+            c["dE"] = jnp.where(i > 0, jnp.abs(rise), jnp.inf)
+            c["prev_E"] = E
+        if cfg.save.energy:
+            c["energies"] = c["energies"].at[i].set(E)
+        if cfg.save.states:
+            c["traj"] = write(c["traj"], i, system.states(c["x"]))
+        if cfg.save.components:
+            c["comps"] = write(c["comps"], i, system.components(c["x"]))
+        if not isinstance(cfg.stop, Steps):
+            upd = jnp.max(
+                jnp.stack([jnp.max(jnp.abs(new[k] - c["x"][k])) for k in free])
+            )
+            size = jnp.max(jnp.stack([jnp.max(jnp.abs(new[k])) for k in free]))
+            c["done"] = cfg.stop.done(upd, size, c["dE"])
+        # A non-finite update is not applied: the last finite state is kept.
+        keep = ok & (c["failed_step"] < 0)
+        c["x"] = jtu.tree_map(lambda a, b: jnp.where(keep, b, a), c["x"], new)
+        c["i"] = i + 1
+        return c
+
+    if isinstance(cfg.stop, Steps):
+        return _scan(body, init, cfg.stop.n, cfg.remat)
+
+    stop = cfg.stop
+
+    def cond(c):
+        return (c["i"] < stop.max_steps) & ~c["done"] & (c["failed_step"] < 0)
+
+    return lax.while_loop(cond, body, init)
+
+
+def _scan(body, init, n: int, remat: int):
+    if remat <= 1 or n <= 1:
+        out, _ = lax.scan(lambda c, _: (body(c), None), init, length=n)
+        return out
+
+    # Rematerialise every `remat` steps: the backward pass stores the carry once
+    # per chunk and recomputes the chunk's steps.
+    @jax.checkpoint
+    def chunk(c):
+        out, _ = lax.scan(lambda c, _: (body(c), None), c, length=remat)
+        return out
+
+    out, _ = lax.scan(lambda c, _: (chunk(c), None), init, length=n // remat)
+    if n % remat:
+        out, _ = lax.scan(lambda c, _: (body(c), None), out, length=n % remat)
+    return out

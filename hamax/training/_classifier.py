@@ -1,0 +1,137 @@
+"""The zoo's classifiers on the generic trainer."""
+
+import pathlib
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+
+from .. import _checkpoint
+from .._ham import HAM
+from ..data._augment import Augment
+from ..dynamics import BPTT, Remat
+from ..zoo import CLASSIFIERS
+from ._classify import STATS, standardize
+from ._objectives import Classification
+from ._trainer import TrainResult, train
+
+
+def build_classifier(
+    model: str, hyperparams: dict | None = None, *, seed: int = 0
+) -> HAM:
+    """Build the zoo classifier `model` with its parameters drawn from `seed`."""
+    return _spec(model).make(key=jr.key(seed), dtype=jnp.float32, **(hyperparams or {}))
+
+
+def zoo_objective(model: str, *, remat: bool = True) -> Classification:
+    """The [`hamax.training.Classification`][] objective of zoo classifier `model`
+    (its layers, depth and step size)."""
+    spec = _spec(model)
+    return Classification(
+        image=spec.image,
+        label=spec.label,
+        dt=spec.dt,
+        steps=spec.steps,
+        adjoint=Remat() if remat else BPTT(),
+    )
+
+
+def _spec(model: str):
+    if model not in CLASSIFIERS:
+        raise ValueError(
+            f"Unknown model {model!r}; choose one of {', '.join(CLASSIFIERS)}."
+        )
+    return CLASSIFIERS[model]
+
+
+def train_classifier(
+    model: str,
+    data: dict[str, np.ndarray],
+    *,
+    epochs: int,
+    batch_size: int = 400,
+    learning_rate: float = 1e-3,
+    weight_decay: float = 1e-4,
+    seed: int = 0,
+    hyperparams: dict | None = None,
+    augment: Augment | None = None,
+    out_dir: str | pathlib.Path | None = None,
+    resume: bool = True,
+    force_resume: bool = False,
+    progress: bool = True,
+    max_batches: int | None = None,
+    checkpoint_steps: bool = True,
+    checkpoint_every: int | None = None,
+    on_nonfinite: str = "stop",
+    devices: Sequence[jax.Device] | None = None,
+) -> TrainResult:
+    """Train a zoo classifier: [`hamax.training.train`][] with the model's
+    [`hamax.training.Classification`][] objective on standardised images.
+
+    **Arguments:**
+
+    - `model`: a key of [`hamax.zoo.CLASSIFIERS`][].
+    - `data`: uint8 arrays `x_train, y_train, x_test, y_test` (e.g. from
+      [`hamax.data.load_mnist`][]).
+    - `hyperparams`: passed to the zoo builder (e.g. `{"num_hidden": 500}`).
+    - `augment`: an [`hamax.data.Augment`][] applied to training images.
+    - `checkpoint_steps`: rematerialise descent steps in the backward pass
+      ([`hamax.Remat`][], default) or store them ([`hamax.BPTT`][]).
+    - the rest: as for [`hamax.training.train`][].
+    """
+    spec = _spec(model)
+    out = pathlib.Path(out_dir) if out_dir is not None else None
+    if out is not None and resume and (out / "checkpoint.eqx").exists():
+        saved = _checkpoint.read_meta(out / "checkpoint.eqx").get("model")
+        if saved != model:
+            raise ValueError(
+                f"{out / 'checkpoint.eqx'} holds model {saved!r}, not {model!r}; use "
+                "another out_dir."
+            )
+    ham = build_classifier(model, hyperparams, seed=seed)
+    objective = zoo_objective(model, remat=checkpoint_steps)
+    y_train, y_test = (
+        np.asarray(data[k]).astype(np.int32) for k in ("y_train", "y_test")
+    )
+    train_data = {
+        spec.image: standardize(data["x_train"], spec.dataset),
+        spec.label: y_train,
+    }
+    test_data = {
+        spec.image: standardize(data["x_test"], spec.dataset),
+        spec.label: y_test,
+    }
+    transform = None
+    if augment is not None:
+        mean, std = (jnp.asarray(a, jnp.float32) for a in STATS[spec.dataset])
+
+        def transform(batch, key):
+            x = batch[spec.image]
+            return {
+                **batch,
+                spec.image: (augment(x * std + mean, key=key) - mean) / std,
+            }
+
+    return train(
+        ham,
+        objective,
+        train_data,
+        test_data=test_data,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        weight_decay=weight_decay,
+        seed=seed,
+        transform=transform,
+        out_dir=out_dir,
+        resume=resume,
+        force_resume=force_resume,
+        progress=progress,
+        max_batches=max_batches,
+        checkpoint_every=checkpoint_every,
+        on_nonfinite=on_nonfinite,
+        devices=devices,
+        meta={"model": model, "hyperparams": hyperparams or {}},
+    )

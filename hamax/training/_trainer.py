@@ -1,0 +1,292 @@
+"""The training loop for any HAM and any objective: epochs, checkpoints, metrics."""
+
+import dataclasses
+import pathlib
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.random as jr
+import numpy as np
+import optax
+
+from .. import _checkpoint
+from ..data._batches import iterate_batches, num_batches
+from ._epoch import EpochState, run_epoch
+from ._evaluate import evaluate
+from ._objective_io import objective_to_json
+from ._objectives import AbstractObjective
+from ._parallel import data_parallel
+from ._rundir import RunDir
+from ._step import adamw, init_opt_state
+from ._validate import check_args
+
+
+@dataclasses.dataclass
+class TrainResult:
+    """What [`hamax.training.train`][] returns.
+
+    **Fields:**
+
+    - `ham`: the trained model (the last good parameters).
+    - `history`: one dict of metrics per finished epoch.
+    - `checkpoint`: the training checkpoint (None without `out_dir`).
+    - `status`: `"completed"`, or why training stopped.
+    - `opt_state`: the optimiser state.
+    """
+
+    ham: Any
+    history: list[dict]
+    checkpoint: pathlib.Path | None
+    status: str = "completed"
+    opt_state: Any = None
+
+
+def train(
+    ham: Any,
+    objective: AbstractObjective,
+    train_data: Mapping[str, np.ndarray],
+    *,
+    test_data: Mapping[str, np.ndarray] | None = None,
+    epochs: int,
+    batch_size: int = 400,
+    optim: optax.GradientTransformation | None = None,
+    learning_rate: float = 1e-3,
+    weight_decay: float = 1e-4,
+    seed: int = 0,
+    transform: Callable | None = None,
+    out_dir: str | pathlib.Path | None = None,
+    resume: bool = True,
+    force_resume: bool = False,
+    progress: bool = True,
+    max_batches: int | None = None,
+    checkpoint_every: int | None = None,
+    on_nonfinite: str = "stop",
+    devices: Sequence[jax.Device] | None = None,
+    meta: dict | None = None,
+) -> TrainResult:
+    """Train any HAM on any objective by backpropagation through its dynamics.
+
+    Each epoch shuffles the training set (a generator seeded by `(seed, epoch)`,
+    so a resumed run sees the same batches), takes one
+    [`hamax.training.make_step`][] per batch, evaluates on `test_data`, and, with
+    `out_dir`, appends to `metrics.json` / `metrics.csv` and writes
+    `checkpoint.eqx` (training state, to resume) and `model.eqx` (the model with
+    its architecture as data, for [`hamax.load_model`][]) atomically. The run
+    directory is locked while training ([`hamax.training.RunDir`][]).
+
+    **Arguments:**
+
+    - `ham`: the model: a [`hamax.HAM`][] you built, a zoo model, or a compat HAM.
+    - `objective`: what to train it for, e.g.
+      [`hamax.training.Classification`][], [`hamax.training.Completion`][],
+      [`hamax.training.Joint`][], or your own [`hamax.training.AbstractObjective`][].
+    - `train_data`, `test_data`: dicts of arrays with the same leading length,
+      keyed as the objective reads them (e.g. `{"image": x, "label": y}`).
+    - `epochs`: total number of epochs (a target: a resumed run continues to it).
+    - `batch_size`; `optim` (default [`hamax.training.adamw`][]`(learning_rate,
+      weight_decay=weight_decay)`, the paper's).
+    - `transform`: `transform(batch, key) -> batch` applied to each training
+      batch on the device (e.g. augmentation).
+    - `out_dir`: the run directory; `resume` continues a checkpoint there;
+      a resume whose settings differ from the saved ones is refused unless
+      `force_resume`.
+    - `max_batches`: cap on batches per epoch; `checkpoint_every`: also
+      checkpoint every this many batches (a run killed mid-epoch resumes at the
+      next batch with identical results).
+    - `on_nonfinite`: `"stop"` (return, keeping the last good state, with
+      `status` naming the epoch and batch) or `"raise"` (`FloatingPointError`).
+    - `devices`: data-parallel over these devices (default all; `batch_size`
+      must divide evenly).
+    - `meta`: extra JSON metadata stored in the checkpoints.
+    """
+    train_data = {k: np.asarray(v) for k, v in train_data.items()}
+    test_data = (
+        None if test_data is None else {k: np.asarray(v) for k, v in test_data.items()}
+    )
+    n = check_args(
+        objective,
+        ham,
+        train_data,
+        test_data,
+        epochs,
+        batch_size,
+        learning_rate,
+        max_batches,
+        checkpoint_every,
+        on_nonfinite,
+    )
+    batch_sharding, replicated = data_parallel(devices)
+    ndev = len(batch_sharding.mesh.devices.flat)
+    if batch_size % ndev:
+        raise ValueError(
+            f"train splits each batch over {ndev} devices, so batch_size must be a "
+            f"multiple of {ndev}; got {batch_size}."
+        )
+    optimizer = "adamw" if optim is None else type(optim).__name__
+    optim = adamw(learning_rate, weight_decay=weight_decay) if optim is None else optim
+    opt_state = init_opt_state(ham, optim)
+    settings = {
+        "objective": objective_to_json(objective),
+        "batch_size": batch_size,
+        "learning_rate": learning_rate,
+        "weight_decay": weight_decay,
+        "seed": seed,
+        "max_batches": max_batches,
+        "optimizer": optimizer,
+    }
+    run = RunDir(out_dir) if out_dir is not None else None
+    state = EpochState()
+    history: list[dict] = []
+    start = 0
+    if run is not None:
+        run.acquire()
+    try:
+        if run is not None and resume and run.checkpoint.exists():
+            (ham, opt_state), saved = _checkpoint.load(run.checkpoint, (ham, opt_state))
+            run.check_settings(saved.get("settings", settings), settings, force_resume)
+            start, history = saved["epoch"], saved["history"]
+            state = EpochState.from_json(saved.get("batch", 0), saved.get("partial"))
+        ham, opt_state = eqx.filter_shard((ham, opt_state), replicated)
+        nb = num_batches(n, batch_size)
+        nb = nb if max_batches is None else min(nb, max_batches)
+        spec = _spec_of(ham)
+        status = "completed"
+
+        def save(epoch_done: int, st: EpochState, ham, opt_state) -> None:
+            if run is None:
+                return
+            info = {
+                **(meta or {}),
+                "epoch": epoch_done,
+                "batch": st.batch,
+                "partial": st.to_json(),
+                "history": history,
+                "seed": seed,
+                "settings": settings,
+            }
+            _checkpoint.save(run.checkpoint, (ham, opt_state), meta=info, spec=spec)
+
+        for epoch in range(start, epochs):
+            rng = np.random.default_rng([seed, epoch])
+            batches = iterate_batches(tuple(train_data.values()), batch_size, rng=rng)
+            keys = tuple(train_data)
+            out = run_epoch(
+                ham,
+                opt_state,
+                ({k: v for k, v in zip(keys, b)} for b in batches),
+                objective=objective,
+                optim=optim,
+                transform=transform,
+                key=jr.fold_in(jr.key(seed), epoch),
+                epoch=epoch,
+                epochs=epochs,
+                num_batches=nb,
+                state=state if epoch == start else EpochState(),
+                sharding=batch_sharding,
+                progress=progress,
+                checkpoint_every=checkpoint_every,
+                save=lambda st, h, o, epoch=epoch: save(epoch, st, h, o),
+            )
+            ham, opt_state, st = out.ham, out.opt_state, out.state
+            if out.failure is not None:
+                msg = (
+                    f"train: the loss became non-finite at epoch {epoch + 1}, batch "
+                    f"{out.failure['batch']}"
+                    + (
+                        f" (non-finite parameters: {', '.join(out.failure['bad'])})"
+                        if out.failure["bad"]
+                        else ""
+                    )
+                    + "; the update was not applied; "
+                    + _last_good(run, history, start, st)
+                    + ". Lower the learning rate or the model's dt."
+                )
+                if on_nonfinite == "raise":
+                    raise FloatingPointError(msg)
+                where = f"epoch {epoch + 1}, batch {out.failure['batch']}"
+                status = f"stopped: non-finite loss at {where}"
+                if progress:
+                    from tqdm.auto import tqdm
+
+                    tqdm.write(msg)
+                break
+            row = {
+                "epoch": epoch + 1,
+                **{f"train_{k}": v for k, v in st.means().items()},
+            }
+            if test_data is not None:
+                test = evaluate(ham, objective, test_data)
+                row.update({f"test_{k}": v for k, v in test.items()})
+            row["epoch_seconds"] = st.seconds
+            history.append(row)
+            save(epoch + 1, EpochState(), ham, opt_state)
+            if run is not None:
+                model_meta = {
+                    **(meta or {}),
+                    "epoch": epoch + 1,
+                    "objective": settings["objective"],
+                }
+                _checkpoint.save(
+                    run.path / "model.eqx", ham, meta=model_meta, spec=spec
+                )
+                write_metrics(run, history)
+            if progress:
+                from tqdm.auto import tqdm
+
+                tqdm.write(_summary(row, epochs))
+            state = EpochState()
+        return TrainResult(
+            ham, history, run.checkpoint if run else None, status, opt_state
+        )
+    finally:
+        if run is not None:
+            run.release()
+
+
+def write_metrics(run: RunDir, history: list[dict]) -> None:
+    """`metrics.json` and `metrics.csv` of `history`, written atomically."""
+    import csv
+    import io
+    import json
+
+    from ..data._download import atomic_write_bytes
+
+    atomic_write_bytes(run.metrics_json, json.dumps(history, indent=1).encode())
+    buf = io.StringIO()
+    fields = list(dict.fromkeys(k for row in history for k in row))
+    writer = csv.DictWriter(buf, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows(history)
+    atomic_write_bytes(run.metrics_csv, buf.getvalue().encode())
+
+
+def _summary(row: dict, epochs: int) -> str:
+    parts = [f"epoch {row['epoch']}/{epochs}"]
+    for k, v in row.items():
+        if k not in ("epoch", "epoch_seconds") and isinstance(v, float):
+            parts.append(f"{k} {v:.4f}")
+    parts.append(f"{row['epoch_seconds']:.1f}s")
+    return " | ".join(parts)
+
+
+def _last_good(run, history, start, st) -> str:
+    if run is None:
+        return "no checkpoint was written (no out_dir)"
+    if run.checkpoint.exists():
+        return f"{run.checkpoint} holds the last good state"
+    return "no checkpoint was written yet"
+
+
+def _spec_of(ham):
+    from .._ham import HAM
+
+    if not isinstance(ham, HAM):
+        return None
+    from .._spec import to_spec
+
+    try:
+        return to_spec(ham)
+    except ValueError:
+        return None  # an unregistered user module: the model loads with `like=`

@@ -1,0 +1,90 @@
+"""Up-front checks of the trainer's arguments and data (before any work)."""
+
+import jax.numpy as jnp
+import numpy as np
+
+from ._objectives import AbstractObjective
+
+
+def check_args(
+    objective,
+    ham,
+    train,
+    test,
+    epochs,
+    batch_size,
+    lr,
+    max_batches,
+    checkpoint_every,
+    on_nonfinite,
+) -> int:
+    if not isinstance(objective, AbstractObjective):
+        raise ValueError(
+            "train expected `objective` to be a hamax.training objective (e.g. "
+            f"Classification(), Completion(...)), got {type(objective).__name__}."
+        )
+    for name, v, lo in (("epochs", epochs, 1), ("batch_size", batch_size, 1)):
+        if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < lo:
+            raise ValueError(
+                f"train expected `{name}` to be an int >= {lo}, got {v!r}."
+            )
+    for name, v in (
+        ("max_batches", max_batches),
+        ("checkpoint_every", checkpoint_every),
+    ):
+        if v is not None and (
+            isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1
+        ):
+            raise ValueError(
+                f"train expected `{name}` to be an int >= 1 or None, got {v!r}."
+            )
+    if not (isinstance(lr, int | float) and np.isfinite(lr) and lr > 0):
+        raise ValueError(
+            f"train expected `learning_rate` to be a finite number > 0, got {lr!r}."
+        )
+    if on_nonfinite not in ("stop", "raise"):
+        raise ValueError(
+            "train expected `on_nonfinite` to be 'stop' or 'raise', got "
+            f"{on_nonfinite!r}."
+        )
+    for split, data in (("train_data", train), ("test_data", test)):
+        if data is None:
+            continue
+        objective.check(ham, data)
+        lengths = {k: len(v) for k, v in data.items()}
+        if len(set(lengths.values())) > 1:
+            raise ValueError(
+                f"train expected the arrays of `{split}` to have one length, got "
+                f"{lengths}."
+            )
+        if not lengths or not next(iter(lengths.values())):
+            raise ValueError(f"train got an empty `{split}`.")
+        for k, v in data.items():
+            if k in getattr(ham, "neurons", {}) and np.issubdtype(v.dtype, np.integer):
+                check_labels(ham, split, k, v)
+    n = len(next(iter(train.values())))
+    if n < batch_size:
+        raise ValueError(
+            f"train got {n} training examples, fewer than one batch of {batch_size}; "
+            "lower batch_size."
+        )
+    return n
+
+
+def check_labels(ham, split, name, labels) -> None:
+    shape = ham.neurons[name].shape
+    if len(shape) != 1:
+        return
+    k = shape[0]
+    bad = (labels < 0) | (labels >= k)
+    if np.any(bad):
+        i = int(np.argmax(bad))
+        raise ValueError(
+            f"train got {split}[{name!r}][{i}] = {int(labels[i])}, outside the {k} "
+            f"units of layer {name!r}; labels must be in 0..{k - 1}."
+        )
+    if jnp.ndim(labels) != 1:
+        raise ValueError(
+            f"train expected {split}[{name!r}] to be 1-D labels, got shape "
+            f"{labels.shape}."
+        )
