@@ -36,6 +36,7 @@ import warnings
 
 VERSIONS = {"0.1.1": "hamax.compat.v01", "0.2.2": "hamax.compat.v02"}
 EXTERNAL = re.compile(r"\btx\.|\btreex\b|hnetx|hypernetx|tfjs|tensorflow|\btf\.")
+ASSERTS = re.compile(r"\bassert\b|\btest_\w+\(")
 DOC_ONLY = re.compile(r"show_doc\(|HTML\(|nbdev_export|default_exp")
 
 
@@ -249,8 +250,11 @@ def main(argv=None):
             res = run_notebook(cells, target, skip)
             passed = sum(e is None for _, e, _, _ in res)
             ext = sum(x for _, _, x, _ in res)
+            checks = [e for _, e, _, c in res if ASSERTS.search(c)]
             print(
-                f"  {name:24s} {passed}/{len(res)}  (cells needing treex/hypernetx/tf: {ext})"
+                f"  {name:24s} {passed}/{len(res)}  (needing treex/hypernetx/tf: "
+                f"{ext}; cells that assert: {sum(e is None for e in checks)}/"
+                f"{len(checks)} pass)"
             )
             for i, e, x, cell in res:
                 if e is not None:
