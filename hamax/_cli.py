@@ -1,132 +1,230 @@
-"""`hamax train|eval|retrieve|demo|reproduce`: parse arguments, call the public API."""
+"""`hamax train|eval|retrieve|demo|reproduce`: parse arguments, call the public API.
 
-import argparse
+Exit codes: 0 success, 1 error, 2 usage error, 3 training stopped at a non-finite
+loss, 130 interrupted (see `_cli_args.EXIT_CODES`).
+"""
+
+import contextlib
+import json
+import pathlib
 import sys
+import threading
+from collections.abc import Iterator
 
+from ._cli_args import parser as _parser
 from .zoo import CLASSIFIERS
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="hamax", description="Hierarchical Associative Memories in JAX."
-    )
-    sub = p.add_subparsers(dest="command", required=True)
-
-    def common(q, out_default):
-        q.add_argument(
-            "--data",
-            default=None,
-            help="MNIST/CIFAR-10 .npz file or directory (default: cache/download)",
-        )
-        q.add_argument(
-            "--out", default=out_default, help="output directory (default: %(default)s)"
-        )
-        q.add_argument("--seed", type=int, default=0)
-
-    d = sub.add_parser(
-        "demo", help="train a paper model on MNIST briefly; print accuracy; write plots"
-    )
-    common(d, "hamax-output")
-    d.add_argument(
-        "--model",
-        default="hn_relu_mnist",
-        choices=[m for m, s in CLASSIFIERS.items() if s.dataset == "mnist"],
-    )
-    d.add_argument(
-        "--epochs",
-        type=int,
-        default=None,
-        help="default: 3 on full MNIST, 15 on the offline subset",
-    )
-
-    t = sub.add_parser("train", help="train a zoo classifier (resumes from --out)")
-    common(t, "hamax-output/train")
-    t.add_argument("--model", required=True, choices=list(CLASSIFIERS))
-    t.add_argument("--epochs", type=int, default=10)
-    t.add_argument("--batch-size", type=int, default=400)
-    t.add_argument("--lr", type=float, default=1e-3)
-    t.add_argument(
-        "--augment", action="store_true", help="paper-style data augmentation"
-    )
-    t.add_argument(
-        "--max-batches", type=int, default=None, help="cap batches per epoch"
-    )
-    t.add_argument(
-        "--no-resume",
-        action="store_true",
-        help="start over even if --out has a checkpoint",
-    )
-    t.add_argument(
-        "--checkpoint-every",
-        type=int,
-        default=None,
-        help="also checkpoint every N batches",
-    )
-    t.add_argument(
-        "--distributed",
-        action="store_true",
-        help="call jax.distributed.initialize() first (multi-host, one process each)",
-    )
-
-    e = sub.add_parser("eval", help="evaluate a checkpoint written by `hamax train`")
-    e.add_argument("checkpoint")
-    e.add_argument("--data", default=None)
-
-    r = sub.add_parser(
-        "retrieve",
-        help="Figure 2: clamp labels, retrieve images from noise (paper's recipe)",
-    )
-    r.add_argument("checkpoint", help="run directory (with checkpoint.eqx) or file")
-    r.add_argument(
-        "--labels", type=int, nargs="+", default=None, help="default: every label"
-    )
-    r.add_argument(
-        "--beta-scale",
-        type=float,
-        default=None,
-        help="hidden temperature lowered this many times (default: 10 if the "
-        "model has one, as in the paper, else 1)",
-    )
-    r.add_argument("--steps", type=int, default=15)
-    r.add_argument("--dt", type=float, default=0.4)
-    r.add_argument(
-        "--noise", type=float, default=1.0, help="std of the initial image state"
-    )
-    r.add_argument(
-        "--amplitude",
-        type=float,
-        default=20.0,
-        help="clamped label state = amplitude * one-hot (default %(default)s)",
-    )
-    r.add_argument("--seed", type=int, default=0)
-    r.add_argument("--out", default="hamax-output/retrieve")
-
-    rep = sub.add_parser(
-        "reproduce", help="train the paper's models and write a results table"
-    )
-    common(rep, "hamax-output/reproduce")
-    rep.add_argument(
-        "--models",
-        nargs="+",
-        default=["hn_relu_mnist", "hn_softmax_mnist", "conv_ham_mnist"],
-        choices=list(CLASSIFIERS),
-    )
-    rep.add_argument("--epochs", type=int, default=10)
-    rep.add_argument("--augment", action="store_true")
-    return p
+NONFINITE_EXIT = 3
 
 
-def _load_checkpoint(path: str):
-    from . import _checkpoint
-    from .training import adamw, build_classifier, init_opt_state
+def _summary(row: dict, epochs: int | None) -> str:
+    parts = [f"epoch {row.get('epoch')}" + (f"/{epochs}" if epochs else "")]
+    for k, v in row.items():
+        if k not in ("epoch", "epoch_seconds") and isinstance(v, float):
+            parts.append(f"{k} {v:.4f}")
+    if "epoch_seconds" in row:
+        parts.append(f"{row['epoch_seconds']:.1f}s")
+    return " | ".join(parts)
 
-    meta = _checkpoint.read_meta(path)
+
+@contextlib.contextmanager
+def epoch_lines(
+    run_dir: pathlib.Path, epochs: int | None, enabled: bool
+) -> Iterator[None]:
+    """Off a terminal, print one plain line per finished epoch to stderr (read
+    from the run's `metrics.json`) instead of progress-bar updates."""
+    if not enabled:
+        yield
+        return
+    path = run_dir / "metrics.json"
+
+    def rows() -> list:
+        try:
+            data = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            return []
+        return data if isinstance(data, list) else []
+
+    seen = {json.dumps(r, sort_keys=True) for r in rows()}
+    stop = threading.Event()
+
+    def poll() -> None:
+        for r in rows():
+            key = json.dumps(r, sort_keys=True)
+            if key not in seen and isinstance(r, dict):
+                seen.add(key)
+                print(_summary(r, epochs), file=sys.stderr, flush=True)
+
+    def loop() -> None:
+        while not stop.wait(0.5):
+            poll()
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        poll()
+
+
+def _objective(meta: dict, run: str):
+    from .training import objective_from_json, zoo_objective
+
+    stored = meta.get("objective") or meta.get("settings", {}).get("objective")
+    if stored is not None:
+        return objective_from_json(stored)
+    if meta.get("model") in CLASSIFIERS:
+        return zoo_objective(meta["model"])
+    raise ValueError(
+        f"{run} stores no training objective (meta keys: {', '.join(meta)}); "
+        "evaluate it from Python with hamax.training.evaluate(ham, objective, data)."
+    )
+
+
+def _eval_data(objective, x, y) -> dict:
+    """The test batch keyed as `objective` reads it: images for the layers it
+    clamps or completes, integer labels for those it reads or clamps as labels."""
+    from .training import Classification, Completion, Joint
+
+    parts = objective.objectives if isinstance(objective, Joint) else (objective,)
+    data = {}
+    for o in parts:
+        if isinstance(o, Classification):
+            data[o.image], data[o.label] = x, y
+        elif isinstance(o, Completion):
+            data[o.target] = x
+            data.update({k: y for k in o.given})
+    return data
+
+
+def _eval(args) -> int:
+    from . import _apps, load_run
+    from .training import evaluate, standardize
+
+    ham, meta = load_run(args.run)
     model = meta.get("model")
-    if model not in CLASSIFIERS:
-        raise ValueError(f"{path} does not name a zoo model (meta: {meta}).")
-    ham = build_classifier(model, meta.get("hyperparams"), seed=meta.get("seed", 0))
-    (ham, _), meta = _checkpoint.load(path, (ham, init_opt_state(ham, adamw())))
-    return ham, meta
+    spec = CLASSIFIERS.get(model) if isinstance(model, str) else None
+    dataset = args.dataset or (spec.dataset if spec else None)
+    if dataset is None:
+        raise ValueError(
+            f"{args.run} holds a model that is not from the zoo, so its dataset is "
+            "unknown; pass --dataset mnist or --dataset cifar10."
+        )
+    if spec is not None and dataset != spec.dataset:
+        raise ValueError(
+            f"{args.run} holds zoo model {model!r}, trained on {spec.dataset}; got "
+            f"--dataset {dataset}. Drop --dataset or pass --dataset {spec.dataset}."
+        )
+    objective = _objective(meta, args.run)
+    arrays = _apps.load_dataset(dataset, args.data)
+    x = standardize(arrays["x_test"], dataset)
+    data = _eval_data(objective, x, arrays["y_test"].astype("int32"))
+    objective.check(ham, data)
+    m = evaluate(ham, objective, data)
+    parts = [
+        f"{k} {100 * v:.2f}%" if k.endswith("accuracy") else f"{k} {v:.4f}"
+        for k, v in m.items()
+    ]
+    name = model if isinstance(model, str) else type(ham).__name__
+    print(
+        f"{name} (epoch {meta.get('epoch', '?')}) on the {dataset} test set: "
+        + ", ".join(parts)
+    )
+    return 0
+
+
+def _layers_of(meta: dict) -> tuple[str | None, str | None]:
+    """Image and label layers from a stored Classification objective, if any."""
+    stored = meta.get("objective") or meta.get("settings", {}).get("objective")
+    todo = [stored] if isinstance(stored, dict) else []
+    while todo:
+        d = todo.pop(0)
+        if d.get("class") == "Classification":
+            return d.get("image"), d.get("label")
+        todo.extend(o for o in d.get("objectives", []) if isinstance(o, dict))
+    return None, None
+
+
+def _retrieve(args) -> int:
+    import matplotlib
+
+    from . import _apps, load_run
+
+    matplotlib.use("Agg")
+    ham, meta = load_run(args.run)
+    model = meta.get("model") if isinstance(meta.get("model"), str) else None
+    image, label = _layers_of(meta)
+    path = _apps.retrieval_figure(
+        ham,
+        model,
+        pathlib.Path(args.out),
+        labels=args.labels,
+        beta_scale=args.beta_scale,
+        steps=args.steps,
+        dt=args.dt,
+        noise=args.noise,
+        amplitude=args.amplitude,
+        seed=args.seed,
+        image=image,
+        label=label,
+    )
+    print(f"wrote {path} and {path.with_suffix('.npz')}")
+    return 0
+
+
+def _train(args, progress: bool) -> int:
+    from . import _apps
+    from .data import AUGMENTATIONS
+    from .training import RunDir, train_classifier
+
+    if args.distributed:
+        import jax
+
+        jax.distributed.initialize()
+    out = pathlib.Path(args.out)
+    RunDir(out).check_writable()  # before loading data or training
+    spec = CLASSIFIERS[args.model]
+    arrays = _apps.load_dataset(spec.dataset, args.data)
+    with epoch_lines(out, args.epochs, enabled=not progress):
+        res = train_classifier(
+            args.model,
+            arrays,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            learning_rate=args.lr,
+            seed=args.seed,
+            out_dir=out,
+            resume=not args.no_resume,
+            force_resume=args.force_resume,
+            progress=progress,
+            max_batches=args.max_batches,
+            checkpoint_every=args.checkpoint_every,
+            augment=AUGMENTATIONS[spec.dataset] if args.augment else None,
+        )
+    if res.status != "completed":
+        saved = (
+            f"{res.checkpoint}" if res.checkpoint and res.checkpoint.exists() else ""
+        )
+        print(
+            f"hamax train: {res.status}; "
+            + (f"the last good state is in {saved}" if saved else "nothing was saved")
+            + ". Lower --lr, or train a model with a smaller dt.",
+            file=sys.stderr,
+        )
+        return NONFINITE_EXIT
+    if not args.no_plots and res.history:
+        plots = _apps.train_plots(
+            out, res.ham, args.model, res.history, arrays["x_test"], seed=args.seed
+        )
+        print(f"plots: {', '.join(map(str, plots))}")
+    print(
+        f"test accuracy: {100 * res.history[-1]['test_accuracy']:.2f}% "
+        f"(run directory: {out})"
+    )
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -135,110 +233,51 @@ def main(argv: list[str] | None = None) -> int:
     from . import _apps
     from ._checkpoint import CheckpointError
     from .data import ChecksumError, DataUnavailableError
+    from .training import RunLockedError
 
+    # Progress bars on a terminal; elsewhere (logs, CI) one plain line per epoch.
+    progress = sys.stderr.isatty()
     try:
         if args.command == "demo":
-            _apps.run_demo(
-                args.out,
-                data=args.data,
-                model=args.model,
-                epochs=args.epochs,
-                seed=args.seed,
-            )
-        elif args.command == "train":
-            from .data import AUGMENTATIONS
-            from .training import train_classifier
-
-            if args.distributed:
-                import jax
-
-                jax.distributed.initialize()
-            spec = CLASSIFIERS[args.model]
-            arrays = _apps.load_dataset(spec.dataset, args.data)
-            res = train_classifier(
-                args.model,
-                arrays,
-                epochs=args.epochs,
-                batch_size=args.batch_size,
-                learning_rate=args.lr,
-                seed=args.seed,
-                out_dir=args.out,
-                resume=not args.no_resume,
-                max_batches=args.max_batches,
-                checkpoint_every=args.checkpoint_every,
-                augment=AUGMENTATIONS[spec.dataset] if args.augment else None,
-            )
-            print(
-                f"test accuracy: {100 * res.history[-1]['test_accuracy']:.2f}% "
-                f"(checkpoint: {res.checkpoint})"
-            )
-        elif args.command == "eval":
-            from .training import evaluate, standardize
-
-            ham, meta = _load_checkpoint(args.checkpoint)
-            spec = CLASSIFIERS[meta["model"]]
-            arrays = _apps.load_dataset(spec.dataset, args.data)
-            m = evaluate(
-                ham,
-                meta["model"],
-                standardize(arrays["x_test"], spec.dataset),
-                arrays["y_test"],
-            )
-            print(
-                f"{meta['model']} (epoch {meta['epoch']}): test accuracy "
-                f"{100 * m['accuracy']:.2f}%, loss {m['loss']:.4f}"
-            )
-        elif args.command == "retrieve":
-            import pathlib
-
-            import matplotlib
-
-            matplotlib.use("Agg")
-            src = pathlib.Path(args.checkpoint)
-            if src.is_dir():
-                if not (src / "checkpoint.eqx").is_file():
-                    raise ValueError(
-                        f"{src} is a directory without a model (no checkpoint.eqx "
-                        "in it); pass a run directory written by `hamax train "
-                        "--out DIR` or the checkpoint file itself."
-                    )
-                src = src / "checkpoint.eqx"
-            ham, meta = _load_checkpoint(str(src))
-            path = _apps.retrieval_figure(
-                ham,
-                meta["model"],
-                pathlib.Path(args.out),
-                labels=args.labels,
-                beta_scale=args.beta_scale,
-                steps=args.steps,
-                dt=args.dt,
-                noise=args.noise,
-                amplitude=args.amplitude,
-                seed=args.seed,
-            )
-            print(f"wrote {path} and {path.with_suffix('.npz')}")
-        elif args.command == "reproduce":
-            _apps.run_reproduce(
-                args.out,
-                models=args.models,
-                epochs=args.epochs,
-                data=args.data,
-                seed=args.seed,
-                augment=args.augment,
-            )
+            with epoch_lines(pathlib.Path(args.out) / "run", None, not progress):
+                summary = _apps.run_demo(
+                    args.out,
+                    data=args.data,
+                    model=args.model,
+                    epochs=args.epochs,
+                    seed=args.seed,
+                    progress=progress,
+                )
+            return 0 if summary["status"] == "completed" else NONFINITE_EXIT
+        if args.command == "train":
+            return _train(args, progress)
+        if args.command == "eval":
+            return _eval(args)
+        if args.command == "retrieve":
+            return _retrieve(args)
+        _apps.run_reproduce(
+            args.out,
+            models=args.models,
+            epochs=args.epochs,
+            data=args.data,
+            seed=args.seed,
+            augment=args.augment,
+            progress=progress,
+        )
+        return 0
     except (
         DataUnavailableError,
         ChecksumError,
         CheckpointError,
-        FileNotFoundError,
+        RunLockedError,
+        OSError,
         ValueError,
     ) as e:
         print(f"hamax {args.command}: error: {e}", file=sys.stderr)
-        return 2
+        return 1
     except KeyboardInterrupt:
         print(f"hamax {args.command}: interrupted", file=sys.stderr)
         return 130
-    return 0
 
 
 if __name__ == "__main__":

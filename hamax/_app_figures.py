@@ -1,0 +1,195 @@
+"""The figures `hamax train|demo|retrieve` write: metrics, energy, retrieval."""
+
+import io
+import pathlib
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+
+from ._descend import descend
+from ._ham import HAM
+from .data._download import atomic_write_bytes
+from .dynamics import Save
+from .zoo import CLASSIFIERS
+
+
+def savefig(fig, path: pathlib.Path) -> None:
+    """Write a matplotlib figure atomically (format from the suffix)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format=path.suffix[1:], dpi=120, bbox_inches="tight")
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _layers(model: str | None, image: str | None, label: str | None):
+    spec = CLASSIFIERS.get(model or "")
+    return (
+        image or (spec.image if spec else "image"),
+        label or (spec.label if spec else "label"),
+    )
+
+
+def metrics_figures(history: list[dict], out: pathlib.Path) -> list[pathlib.Path]:
+    """`loss.png` (every `*loss` column) and `accuracy.png` (every `*accuracy`
+    column, when there is one) from a training history, train and test curves
+    on the same axes; returns the paths written."""
+    import matplotlib.pyplot as plt
+
+    epochs = [r["epoch"] for r in history]
+    written = []
+    for kind in ("loss", "accuracy"):
+        cols = [
+            k
+            for k in dict.fromkeys(k for r in history for k in r)
+            if k.endswith(kind) and k.startswith(("train_", "test_"))
+        ]
+        if not cols:
+            continue
+        fig, ax = plt.subplots(figsize=(5, 3.5))
+        for k in cols:
+            ax.plot(epochs, [r.get(k, np.nan) for r in history], "o-", label=k)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(kind)
+        ax.legend(fontsize=8)
+        path = out / f"{kind}.png"
+        savefig(fig, path)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def energy_figure(
+    ham: HAM,
+    model: str | None,
+    images: np.ndarray,
+    out: pathlib.Path,
+    steps: int = 60,
+    *,
+    image: str | None = None,
+    dt: float | None = None,
+    used_steps: int | None = None,
+) -> pathlib.Path:
+    """`energy.png`: the energy during classification (image clamped) for a few
+    test images, over `steps` steps; the classifier's own depth is marked.
+    `image`, `dt`, `used_steps` default to the zoo model's."""
+    import matplotlib.pyplot as plt
+
+    from .plot import plot_energy
+
+    spec = CLASSIFIERS.get(model or "")
+    image = _layers(model, image, None)[0]
+    dt = dt if dt is not None else (spec.dt if spec else 0.1)
+    used_steps = used_steps if used_steps is not None else (spec.steps if spec else 0)
+    x = jnp.asarray(images).reshape(len(images), *ham.neurons[image].shape)
+    x0 = ham.init_states(dtype=x.dtype)
+
+    def one(img):
+        return descend(
+            ham,
+            {**x0, image: img},
+            dt=dt,
+            steps=steps,
+            clamp=[image],
+            save=Save(energy=True),
+            throw=False,
+        ).energies
+
+    E = np.asarray(jax.jit(jax.vmap(one))(x))
+    # Each image has its own constant clamped-layer energy; show the descent.
+    E = E - E[:, :1]
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    name = model or "model"
+    plot_energy(E, ax, title=f"{name}: E(t) - E(0), image clamped (dt={dt})")
+    if used_steps:
+        ax.axvline(used_steps, ls="--", c="gray", lw=1)
+        ax.text(
+            used_steps,
+            ax.get_ylim()[1],
+            " steps used to classify",
+            va="top",
+            fontsize=8,
+        )
+    path = out / "energy.png"
+    savefig(fig, path)
+    plt.close(fig)
+    return path
+
+
+def retrieval_figure(
+    ham: HAM,
+    model: str | None,
+    out: pathlib.Path,
+    *,
+    labels=None,
+    beta_scale: float | None = None,
+    steps: int = 15,
+    dt: float = 0.4,
+    noise: float = 1.0,
+    amplitude: float = 20.0,
+    seed: int = 0,
+    image: str | None = None,
+    label: str | None = None,
+) -> pathlib.Path:
+    """The paper's Figure 2: clamp each label, start the image from noise, descend
+    (defaults: the paper's recipe). Writes `retrieved.png` (energy curves and
+    the image layer's activations on a fixed [-1, 1] scale) and `retrieved.npz`
+    (`images`, `labels`, `energies`) in `out`; returns the png's path.
+
+    `beta_scale=None` means 10 (the paper's) if the HAM has a hidden temperature,
+    else 1. `image`, `label` default to the zoo model's layers, else "image" and
+    "label". Arguments are checked before anything is written.
+    """
+    import matplotlib.pyplot as plt
+
+    from ._retrieve import temperature_params
+    from .memory import recall_labels
+    from .plot import plot_energy
+
+    image, label = _layers(model, image, label)
+    if beta_scale is None:
+        beta_scale = 10.0 if temperature_params(ham) else 1.0
+    if labels is None and label in ham.neurons:
+        labels = list(range(ham.neurons[label].shape[0]))
+    imgs_j, E_j = recall_labels(
+        ham,
+        labels,
+        image=image,
+        label=label,
+        amplitude=amplitude,
+        noise=noise,
+        beta_scale=beta_scale,
+        dt=dt,
+        steps=steps,
+        key=jr.key(seed),
+    )
+    imgs = np.asarray(imgs_j, np.float32)
+    labels = np.asarray(labels, np.int64)
+    E = np.asarray(E_j)
+    shape = imgs.shape[1:]
+    side = int(round(np.sqrt(shape[0]))) if len(shape) == 1 else 0
+    show = imgs.reshape(len(imgs), side, side) if side * side == imgs[0].size else imgs
+    n = len(labels)
+    fig = plt.figure(figsize=(3.5 + 1.1 * n, 2.6))
+    grid = fig.add_gridspec(1, n + 3)
+    plot_energy(E - E[:, :1], fig.add_subplot(grid[0, :3]), title="E(t) - E(0)")
+    for i in range(n):
+        ax = fig.add_subplot(grid[0, 3 + i])
+        im = ax.imshow(show[i].squeeze(), cmap="gray", vmin=-1, vmax=1)
+        ax.set_title(f"label {labels[i]}", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.colorbar(im, ax=fig.axes[1:], fraction=0.02, label="activation")
+    fig.suptitle(
+        f"label clamped, image from noise ({noise}): beta x {beta_scale:g}, "
+        f"{steps} steps of dt {dt}",
+        fontsize=9,
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    np.savez(buf, images=imgs, labels=labels, energies=E)
+    atomic_write_bytes(out / "retrieved.npz", buf.getvalue())
+    path = out / "retrieved.png"
+    savefig(fig, path)
+    plt.close(fig)
+    return path

@@ -1,0 +1,291 @@
+"""The `hamax` command line: flags, their checks and their help (see `_cli.py`)."""
+
+import argparse
+import math
+import textwrap
+
+from . import __version__
+from .zoo import CLASSIFIERS
+
+
+EXIT_CODES = """\
+exit codes:
+  0  success
+  1  error (bad file or data, locked or unwritable run directory, ...); the
+     message starts with "hamax <command>: error:"
+  2  usage error (unknown command or flag, bad flag value)
+  3  training stopped at a non-finite loss (the last good state is kept)
+  130 interrupted (Ctrl-C)
+"""
+
+
+def positive_int(text: str) -> int:
+    """An int >= 1 (argparse `type=`)."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number >= 1, got {text!r}"
+        ) from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {v}")
+    return v
+
+
+def nonnegative_int(text: str) -> int:
+    """An int >= 0 (argparse `type=`)."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a whole number >= 0, got {text!r}"
+        ) from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {v}")
+    return v
+
+
+def _float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(v):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return v
+
+
+def positive_float(text: str) -> float:
+    """A finite float > 0 (argparse `type=`)."""
+    v = _float(text)
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {v:g}")
+    return v
+
+
+def nonnegative_float(text: str) -> float:
+    """A finite float >= 0 (argparse `type=`)."""
+    v = _float(text)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {v:g}")
+    return v
+
+
+def _sub(sub, name: str, help: str, description: str) -> argparse.ArgumentParser:
+    return sub.add_parser(
+        name,
+        help=help,
+        description=textwrap.fill(description, 79),
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def _add(q, flag: str, help: str, **kw) -> None:
+    """`q.add_argument` with the default appended to the help text."""
+    q.add_argument(flag, help=f"{help} (default: %(default)s)", **kw)
+
+
+def _common(q, out: str, what: str = "MNIST/CIFAR-10") -> None:
+    _add(
+        q,
+        "--data",
+        f"{what} .npz file or directory to read; None = the cache, downloading "
+        "with a sha256 check",
+        default=None,
+        metavar="PATH",
+    )
+    _add(q, "--out", "output directory", default=out, metavar="DIR")
+    _add(q, "--seed", "random seed", type=nonnegative_int, default=0)
+
+
+def _flag(q, flag: str, help: str) -> None:
+    _add(q, flag, help, action="store_true")
+
+
+def _train_flags(t) -> None:
+    t.add_argument(
+        "--model",
+        required=True,
+        choices=list(CLASSIFIERS),
+        help="zoo classifier to train (required)",
+    )
+    _add(
+        t,
+        "--epochs",
+        "total epochs; a resumed run continues to it",
+        type=positive_int,
+        default=10,
+    )
+    _add(t, "--batch-size", "examples per batch", type=positive_int, default=400)
+    _add(t, "--lr", "AdamW learning rate", type=positive_float, default=1e-3)
+    _flag(t, "--augment", "paper-style data augmentation")
+    _add(
+        t,
+        "--max-batches",
+        "cap on batches per epoch; None = all",
+        type=positive_int,
+        default=None,
+    )
+    _flag(t, "--no-resume", "start over even if --out holds a checkpoint")
+    _flag(t, "--force-resume", "resume even if the saved settings differ from these")
+    _add(
+        t,
+        "--checkpoint-every",
+        "also checkpoint every N batches; None = at the end of each epoch only",
+        type=positive_int,
+        default=None,
+    )
+    _flag(
+        t, "--no-plots", "do not write accuracy/loss/energy/retrieval plots into --out"
+    )
+    _flag(
+        t,
+        "--distributed",
+        "call jax.distributed.initialize() first (multi-host, one process each)",
+    )
+
+
+def _retrieve_flags(r) -> None:
+    _add(
+        r,
+        "--labels",
+        "labels to clamp, one image each; None = every label",
+        type=int,
+        nargs="+",
+        default=None,
+    )
+    _add(
+        r,
+        "--beta-scale",
+        "lower the hidden temperature this many times; None = 10 if the model "
+        "has one, as in the paper, else 1",
+        type=positive_float,
+        default=None,
+    )
+    _add(r, "--steps", "descent steps", type=positive_int, default=15)
+    _add(r, "--dt", "descent step size", type=positive_float, default=0.4)
+    _add(
+        r,
+        "--noise",
+        "std of the initial image state",
+        type=nonnegative_float,
+        default=1.0,
+    )
+    _add(
+        r,
+        "--amplitude",
+        "clamped label state = amplitude * one-hot",
+        type=positive_float,
+        default=20.0,
+    )
+
+
+def parser() -> argparse.ArgumentParser:
+    """The `hamax` argument parser."""
+    p = argparse.ArgumentParser(
+        prog="hamax",
+        description="Hierarchical Associative Memories in JAX.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="version", version=f"hamax {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    d = _sub(
+        sub,
+        "demo",
+        "train a paper model on MNIST briefly; print accuracy; write plots",
+        "Train a paper model on MNIST briefly, print its test accuracy, write "
+        "plots, and check Figure 2 (retrieved digits) with an independent "
+        "classifier.",
+    )
+    _common(d, "hamax-output", "MNIST")
+    d.add_argument(
+        "--model",
+        default="hn_relu_mnist",
+        choices=[m for m, s in CLASSIFIERS.items() if s.dataset == "mnist"],
+        help="zoo model (default: %(default)s)",
+    )
+    d.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=None,
+        help="epochs (default: %(default)s = 3 on full MNIST, 15 on the offline "
+        "subset)",
+    )
+
+    t = _sub(
+        sub,
+        "train",
+        "train a zoo classifier (resumes from --out)",
+        "Train a zoo classifier. --out is the run directory: checkpoint.eqx, "
+        "model.eqx, metrics.json/.csv and the plots (accuracy.png, loss.png, "
+        "energy.png, retrieved.png) are written there; a second run on it "
+        "resumes.",
+    )
+    _common(t, "hamax-output/train")
+    _train_flags(t)
+
+    e = _sub(
+        sub,
+        "eval",
+        "evaluate a trained model on its test set",
+        "Evaluate a model trained by `hamax train` or hamax.training.train (with "
+        "a built-in objective) on the test set of its dataset.",
+    )
+    e.add_argument("run", help="run directory, or a .eqx file inside it")
+    _add(
+        e,
+        "--data",
+        "MNIST/CIFAR-10 .npz file or directory to read; None = the cache, "
+        "downloading with a sha256 check",
+        default=None,
+        metavar="PATH",
+    )
+    _add(
+        e,
+        "--dataset",
+        "dataset of a model that is not from the zoo; None = the zoo model's own",
+        choices=["mnist", "cifar10"],
+        default=None,
+    )
+
+    r = _sub(
+        sub,
+        "retrieve",
+        "Figure 2: clamp labels, retrieve images from noise (paper's recipe)",
+        "Figure 2: clamp each label, start the image from noise, descend; writes "
+        "retrieved.png and retrieved.npz (images, labels, energies) in --out.",
+    )
+    r.add_argument("run", help="run directory, or a .eqx file inside it")
+    _retrieve_flags(r)
+    _add(r, "--seed", "random seed", type=nonnegative_int, default=0)
+    _add(r, "--out", "output directory", default="hamax-output/retrieve", metavar="DIR")
+
+    rep = _sub(
+        sub,
+        "reproduce",
+        "train the paper's models and write a results table",
+        "Train each model on its full dataset and write results.md/.json.",
+    )
+    _common(rep, "hamax-output/reproduce")
+    rep.add_argument(
+        "--models",
+        nargs="+",
+        default=["hn_relu_mnist", "hn_softmax_mnist", "conv_ham_mnist"],
+        choices=list(CLASSIFIERS),
+        help="zoo models (default: %(default)s)",
+    )
+    rep.add_argument(
+        "--epochs",
+        type=positive_int,
+        default=10,
+        help="epochs per model (default: %(default)s)",
+    )
+    rep.add_argument(
+        "--augment",
+        action="store_true",
+        help="paper-style data augmentation (default: %(default)s)",
+    )
+    return p
