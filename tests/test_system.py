@@ -259,16 +259,8 @@ def test_descend_argument_errors(getkey):
             r"\(missing: \['label'\]\)",
         ),
         (
-            lambda: hamax.descend(system, free, steps=2, save=True),
-            r"descend expected `save` to be a hamax.Save, got True",
-        ),
-        (
             lambda: hamax.descend(system, free, steps=2, dt=float("inf")),
             r"descend expected a finite `dt`, got dt=inf",
-        ),
-        (
-            lambda: hamax.descend(system, free, steps=2, check_monotone="yes"),
-            r"descend expected `check_monotone` to be True, False or a hamax.Monitor",
         ),
         (
             lambda: hamax.descend(system, free, steps=2, save_energies=True),

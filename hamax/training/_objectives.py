@@ -238,7 +238,8 @@ class Completion(AbstractObjective):
             mse = jnp.mean(err)
         else:
             hidden = ~jnp.broadcast_to(jnp.asarray(self.mask), layer.shape)
-            mse = jnp.sum(err * hidden) / (err.shape[0] * jnp.maximum(hidden.sum(), 1))
+            weight = jnp.broadcast_to(hidden, err.shape).astype(err.dtype)
+            mse = jnp.sum(err * weight) / jnp.maximum(jnp.sum(weight), 1.0)
         return mse, {"mse": mse}
 
 
