@@ -116,10 +116,10 @@ def figure2_check(retrieved: pathlib.Path, arrays: dict, model: str) -> int:
     if k < 8:
         print(
             f"  Fewer than 8: {model} is trained here for classification only, and "
-            "a HAM trained only to classify does not store images its label can "
-            "recall (its memories barely move from their initialisation). See "
-            "docs/associative_memory.md, section 'Figure 2', for the recipe that "
-            "reaches 10/10 (benchmarks/figure2.py)."
+            "nothing in that loss makes a clamped label recall a digit-like image "
+            "(see docs/associative_memory.md, 'Why the zoo's model fails'). The "
+            "recipe that reaches 10/10 is in docs/associative_memory.md, section "
+            "'Figure 2' (benchmarks/figure2.py)."
         )
     return k
 
