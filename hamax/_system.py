@@ -10,6 +10,7 @@ from jaxtyping import Array, Bool, PRNGKeyArray
 
 from ._custom_types import Scalar, States
 from ._misc import suggest, tree_sum
+from ._system_checks import as_mask as _as_mask, check_value as _check_value
 from .synapses._base import AbstractSynapse
 
 
@@ -276,45 +277,3 @@ class ClampedSystem(eqx.Module):
             else grad[k]
             for k in free
         }
-
-
-def _check_value(ham, name: str, value: Any) -> None:
-    shape = tuple(jnp.shape(value))
-    want = ham.neurons[name].shape
-    if shape != want:
-        hint = (
-            " It acts on one example; batch with jax.vmap." if shape[1:] == want else ""
-        )
-        raise ValueError(
-            f"clamp expected the value of layer {name!r} to have shape {want}, got "
-            f"{shape}.{hint}"
-        )
-    dtype = jnp.result_type(value)
-    if not jnp.issubdtype(dtype, jnp.floating):
-        raise ValueError(
-            f"clamp expected a floating-point value for layer {name!r}, got dtype "
-            f"{dtype}. Convert it, e.g. x.astype(jnp.float32)."
-        )
-
-
-def _as_mask(ham, name: str, mask: Any):
-    shape = ham.neurons[name].shape
-    if mask is True:
-        raise ValueError(
-            f"clamp got mask True for {name!r}: a wholly clamped layer needs no mask; "
-            "leave it out of `masks`."
-        )
-    mask = jnp.asarray(mask)
-    if mask.dtype != jnp.bool_:
-        raise ValueError(
-            f"clamp expected masks[{name!r}] to be a boolean array, got dtype "
-            f"{mask.dtype}. True marks elements held fixed."
-        )
-    try:
-        jnp.broadcast_shapes(mask.shape, shape)
-    except ValueError:
-        raise ValueError(
-            f"clamp expected masks[{name!r}] broadcastable to the layer shape "
-            f"{shape}, got mask.shape={mask.shape}."
-        ) from None
-    return jnp.broadcast_to(mask, shape)

@@ -12,6 +12,7 @@ from ._classify import (
     standardize as standardize,
 )
 from ._evaluate import evaluate as evaluate
+from ._joint import Joint as Joint
 from ._objective_io import (
     objective_from_json as objective_from_json,
     objective_to_json as objective_to_json,
@@ -20,7 +21,6 @@ from ._objectives import (
     AbstractObjective as AbstractObjective,
     Classification as Classification,
     Completion as Completion,
-    Joint as Joint,
 )
 from ._parallel import data_parallel as data_parallel
 from ._rundir import RunDir as RunDir, RunLockedError as RunLockedError

@@ -5,7 +5,8 @@ from typing import Any
 import numpy as np
 
 from ..dynamics import BPTT, Converged, Implicit, Remat, Steps
-from ._objectives import AbstractObjective, Classification, Completion, Joint
+from ._joint import Joint
+from ._objectives import AbstractObjective, Classification, Completion
 
 
 _STOPS = {"Steps": Steps, "Converged": Converged}
