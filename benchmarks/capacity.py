@@ -3,8 +3,11 @@
 For each model and N, store P random ±1 patterns, corrupt 10% of the bits of
 (a sample of) them, retrieve with `hamax.zoo.recall` (its default dt and
 steps) and count a pattern as restored when the sign of every retrieved
-activation equals the pattern. Writes `capacity.csv` and the plots
-`capacity_accuracy.png` and `capacity_softmax_small_n.png` to `--out`.
+activation equals the pattern. Also records the mean |activation| of the
+retrieved states (all cues, and the restored ones), and P_50, the load at which
+half the cues are restored (log-interpolated), with its growth exponent in N.
+Writes `capacity.csv`, `capacity_p50.csv` and the plots `capacity_accuracy.png`,
+`capacity_softmax_small_n.png` and `capacity_scaling.png` to `--out`.
 
     python benchmarks/capacity.py --out docs/img
 
@@ -33,35 +36,32 @@ from hamax import zoo
 from hamax.lagrangians import RePU, Softmax
 
 
-MAX_ENTRIES = 2e7  # P * N: the memories of one model (80 MB in float32)
-
-
 def models(n):
     """name -> (factory of the zoo at its defaults, grid of P/N, RePU degree)."""
     return {
         "classical": (
             zoo.make_classical_hopfield,
-            [0.05, 0.1, 0.14, 0.2, 0.3],
+            [0.05, 0.08, 0.1, 0.12, 0.14, 0.17, 0.2, 0.3],
             2,
         ),
         "repu2": (
             lambda p: zoo.make_dense_am(memories=p, separation=RePU(2.0)),
-            [0.1, 0.2, 0.3, 0.4, 0.6],
+            [0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.6],
             2,
         ),
         "repu3": (
             lambda p: zoo.make_dense_am(memories=p, separation=RePU(3.0)),
-            [n * a for a in (0.02, 0.05, 0.1, 0.2)],
+            [n * a for a in (0.02, 0.035, 0.05, 0.07, 0.1, 0.14, 0.2)],
             3,
         ),
         "repu4": (
             lambda p: zoo.make_dense_am(memories=p, separation=RePU(4.0)),
-            [n * n * a for a in (0.005, 0.02, 0.05)],
+            [n * n * a for a in (0.002, 0.005, 0.01, 0.02, 0.05)],
             4,
         ),
         "softmax": (
             lambda p: zoo.make_dense_am(memories=p, separation=Softmax(1.0)),
-            [1.0, 4.0, 16.0, 64.0],
+            [1.0, 4.0, 16.0, 64.0, 256.0],
             None,
         ),
     }
@@ -103,16 +103,102 @@ def corrupt(patterns, k, rng):
 
 
 def measure(make, n, p, k, queries, rng):
-    patterns = rng.choice(np.array([-1.0, 1.0], np.float32), size=(p, n))
-    ham = make(jnp.asarray(patterns))
-    target = patterns[:queries]
-    g = np.asarray(zoo.recall(ham, jnp.asarray(corrupt(target, k, rng))))
+    """Cue `queries` stored patterns, drawing fresh pattern sets while P < queries."""
+    gs, targets, sets = [], [], 0
+    while sum(map(len, targets)) < queries:
+        patterns = rng.choice(np.array([-1.0, 1.0], np.float32), size=(p, n))
+        ham = make(jnp.asarray(patterns))
+        target = patterns[: queries - sum(map(len, targets))]
+        cues = jnp.asarray(corrupt(target, k, rng))
+        gs.append(np.asarray(zoo.recall(ham, cues)))
+        targets.append(target)
+        sets += 1
+    g, target = np.concatenate(gs), np.concatenate(targets)
     wrong = np.sign(g) != target
+    ok = ~np.any(wrong, axis=1)
     return {
-        "accuracy": float(np.mean(~np.any(wrong, axis=1))),
+        "pattern_sets": sets,
+        "accuracy": float(np.mean(ok)),
         "bit_error": float(np.mean(wrong)),
         "mean_abs_g": float(np.mean(np.abs(g))),
+        "mean_abs_g_restored": float(np.mean(np.abs(g[ok]))) if ok.any() else None,
     }
+
+
+def theory(name, n, p, k, flip):
+    """Exact-restore probability predicted for `name` at (N, P)."""
+    if name == "softmax":
+        return softmax_theory(n, p, k)[0]
+    return snr_theory(name, n, p, flip)[0]
+
+
+def p50_theory(name, n, k, flip):
+    """The P at which the predicted exact-restore probability falls to one half."""
+    if name.startswith("softmax"):
+        q = sum(math.comb(n, j) for j in range(k + 1)) / 2**n
+        return 1 + math.log(0.5) / math.log1p(-q)
+    lo, hi = 2, 10**12
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if theory(name, n, mid, k, flip) > 0.5 else (lo, mid)
+    return float(lo)
+
+
+def p50_measured(rows):
+    """(P where the measured accuracy crosses one half, log-interpolated; bound)."""
+    rs = sorted(rows, key=lambda r: r["P"])
+    if rs[0]["accuracy"] < 0.5:
+        return rs[0]["P"], "<"
+    for a, b in zip(rs, rs[1:]):
+        if a["accuracy"] >= 0.5 > b["accuracy"]:
+            t = (a["accuracy"] - 0.5) / (a["accuracy"] - b["accuracy"])
+            return math.exp(math.log(a["P"]) + t * math.log(b["P"] / a["P"])), ""
+    return rs[-1]["P"], ">"
+
+
+def summary(rows, flip):
+    """One row per (model, N): measured and predicted P_50 and growth exponents."""
+    out = []
+    for name in ["classical", "repu2", "repu3", "repu4", "softmax", "softmax_small_n"]:
+        prev = None
+        for n in sorted({r["N"] for r in rows if r["model"] == name}):
+            sel = [r for r in rows if r["model"] == name and r["N"] == n]
+            p50, bound = p50_measured(sel)
+            th = p50_theory(name, n, sel[0]["flipped"], flip)
+            row = dict(
+                model=name,
+                N=n,
+                P50=p50,
+                P50_bound=bound,
+                P50_theory=th,
+                exponent=None,
+                exponent_theory=None,
+            )
+            if prev is not None and not bound and not prev["P50_bound"]:
+                # softmax: ln P_50 per neuron; polynomial: d ln P_50 / d ln N
+                lg = (
+                    n - prev["N"]
+                    if name == "softmax_small_n"
+                    else math.log(n / prev["N"])
+                )
+                row["exponent"] = math.log(p50 / prev["P50"]) / lg
+                row["exponent_theory"] = math.log(th / prev["P50_theory"]) / lg
+            out.append(row)
+            prev = row
+    return out
+
+
+def print_summary(summ):
+    print("| model | N | P_50 measured | P_50 theory | P_50 / N | exponent (theory) |")
+    print("|---|---|---|---|---|---|")
+    for r in summ:
+        e = r["exponent"]
+        exp = "" if e is None else f"{e:.2f} ({r['exponent_theory']:.2f})"
+        print(
+            f"| {r['model']} | {r['N']} | {r['P50_bound']}{r['P50']:.4g} "
+            f"| {r['P50_theory']:.3g} | {r['P50_bound']}{r['P50'] / r['N']:.3g} "
+            f"| {exp} |"
+        )
 
 
 def run(args):
@@ -127,38 +213,38 @@ def run(args):
     jobs += [
         ("softmax_small_n", n, 2.0**e / n)
         for n in args.small_ns
-        for e in range(3, 19, 2)
+        for e in range(3, 21, 2)
     ]
     for name, n, ratio in jobs:
         p = max(2, round(ratio * n))
-        if p * n > MAX_ENTRIES:
-            print(f"skip {name} N={n} P={p}: P*N over {MAX_ENTRIES:.0e}")
+        if p * n > args.max_entries:
+            print(f"skip {name} N={n} P={p}: P*N over {args.max_entries:.0e}")
             continue
         k = round(args.flip * n)
         base = "softmax" if name == "softmax_small_n" else name
         make = models(n)[base][0]
         t0 = time.perf_counter()
-        out = measure(make, n, p, k, min(p, args.queries), rng)
+        out = measure(make, n, p, k, args.queries, rng)
         if base == "softmax":
-            theory, theory_err = softmax_theory(n, p, k)
+            th, th_err = softmax_theory(n, p, k)
         else:
-            theory, theory_err = snr_theory(base, n, p, args.flip)
+            th, th_err = snr_theory(base, n, p, args.flip)
         row = dict(
             model=name,
             N=n,
             P=p,
             P_over_N=p / n,
             flipped=k,
-            queries=min(p, args.queries),
+            queries=args.queries,
             **out,
-            theory_accuracy=theory,
-            theory_bit_error=theory_err,
+            theory_accuracy=th,
+            theory_bit_error=th_err,
             seconds=time.perf_counter() - t0,
         )
         rows.append(row)
         print(
             f"{name:16s} N={n:4d} P={p:7d} P/N={p / n:9.3f} "
-            f"acc={out['accuracy']:.3f} theory={theory:.3f} "
+            f"acc={out['accuracy']:.3f} theory={th:.3f} "
             f"bit_err={out['bit_error']:.4f} |g|={out['mean_abs_g']:.3f} "
             f"({row['seconds']:.1f} s)",
             flush=True,
@@ -168,6 +254,7 @@ def run(args):
 
 def plot(rows, out):
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -192,6 +279,7 @@ def plot(rows, out):
         if name == "classical":
             ax.axvline(0.138, color="k", lw=0.8, ls=":", label="0.138 (AGS)")
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_title(titles[name])
         ax.set_xlabel("P / N")
         ax.legend(fontsize=8)
@@ -230,30 +318,130 @@ def plot(rows, out):
         fig.savefig(os.path.join(out, "capacity_softmax_small_n.png"), dpi=90)
 
 
+def plot_scaling(summ, out):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.2))
+    for i, name in enumerate(["classical", "repu2", "repu3", "repu4"]):
+        rs = [r for r in summ if r["model"] == name]
+        if not rs:
+            continue
+        ns = [r["N"] for r in rs]
+        exact = [r for r in rs if not r["P50_bound"]]
+        ax.plot([r["N"] for r in exact], [r["P50"] for r in exact], "o", color=f"C{i}")
+        for r in rs:
+            if r["P50_bound"]:
+                ax.plot(
+                    r["N"],
+                    r["P50"],
+                    "^" if r["P50_bound"] == ">" else "v",
+                    color=f"C{i}",
+                    mfc="none",
+                )
+        ax.plot(ns, [r["P50_theory"] for r in rs], "--", color=f"C{i}", label=name)
+        if exact:  # growth N^(n-1) through the first measured point
+            e = 1 if name == "classical" else int(name[-1]) - 1
+            n0, p0 = exact[0]["N"], exact[0]["P50"]
+            ax.plot(ns, [p0 * (m / n0) ** e for m in ns], ":", color=f"C{i}", lw=1)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("N")
+    ax.set_ylabel("P_50 (half the cues restored exactly)")
+    ax.set_title("measured (o), SNR theory (--), N^(n-1) (:)")
+    ax.legend(fontsize=8)
+    rs = [r for r in summ if r["model"] == "softmax_small_n"]
+    if rs:
+        exact = [r for r in rs if not r["P50_bound"]]
+        bx.plot([r["N"] for r in exact], [r["P50"] for r in exact], "o", color="C4")
+        bx.plot(
+            [r["N"] for r in rs],
+            [r["P50_theory"] for r in rs],
+            "--",
+            color="C4",
+            label="nearest-memory theory",
+        )
+        bx.set_yscale("log")
+        bx.set_xlabel("N")
+        bx.set_ylabel("P_50")
+        bx.set_title("softmax at small N: exponential in N")
+        bx.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "capacity_scaling.png"), dpi=90)
+
+
+def write_csv(path, rows):
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def read_csv(path):
+    def value(v):
+        for cast in (int, float):
+            try:
+                return cast(v)
+            except ValueError:
+                pass
+        return None if v == "" else v
+
+    with open(path, newline="") as f:
+        return [{k: value(v) for k, v in r.items()} for r in csv.DictReader(f)]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="capacity_out")
     parser.add_argument("--ns", type=int, nargs="+", default=[100, 200, 400])
-    parser.add_argument("--small-ns", type=int, nargs="*", default=[12, 16, 20])
+    parser.add_argument("--small-ns", type=int, nargs="*", default=[10, 20, 30])
     parser.add_argument(
         "--models",
         nargs="+",
         default=["classical", "repu2", "repu3", "repu4", "softmax"],
     )
     parser.add_argument(
-        "--queries", type=int, default=100, help="corrupted cues per point (at most P)"
+        "--queries",
+        type=int,
+        default=100,
+        help="corrupted cues per point (fresh pattern sets while P is smaller)",
     )
     parser.add_argument("--flip", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--max-entries",
+        type=float,
+        default=4e7,
+        help="skip points whose memories have more than this many entries P*N",
+    )
+    parser.add_argument(
+        "--append",
+        action="store_true",
+        help="merge into the CSV in --out (replacing equal model, N, P rows)",
+    )
+    parser.add_argument(
+        "--replot", action="store_true", help="redo summary and plots from the CSV"
+    )
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     t0 = time.perf_counter()
-    rows = run(args)
-    with open(os.path.join(args.out, "capacity.csv"), "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    if args.replot:
+        rows = read_csv(os.path.join(args.out, "capacity.csv"))
+    else:
+        rows = run(args)
+        if args.append:
+            new = {(r["model"], r["N"], r["P"]) for r in rows}
+            old = read_csv(os.path.join(args.out, "capacity.csv"))
+            rows = [r for r in old if (r["model"], r["N"], r["P"]) not in new] + rows
+        write_csv(os.path.join(args.out, "capacity.csv"), rows)
+    summ = summary(rows, args.flip)
+    write_csv(os.path.join(args.out, "capacity_p50.csv"), summ)
+    print_summary(summ)
     plot(rows, args.out)
+    plot_scaling(summ, args.out)
     print(f"total {time.perf_counter() - t0:.0f} s; wrote {args.out}")
 
 

@@ -62,9 +62,10 @@ def main():
         fast = median_time(loop_kernel_grad("matmul"), W, x, t, repeats=3)
         img = jr.normal(jr.key(3), (b, 28, 28, 1), jnp.float32)
         y = jr.randint(jr.key(4), (b,), 0, 10)
+        obj = training.Classification(dt=0.3, steps=7)
         step = median_time(
-            lambda h, s, img, y: training.make_step(
-                h, s, img, y, optim=optim, steps=7, dt=0.3
+            lambda h, s, img, y, obj=obj: training.make_step(
+                h, s, {"image": img, "label": y}, objective=obj, optim=optim
             ),
             ham,
             state,

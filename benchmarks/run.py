@@ -28,6 +28,10 @@ import hamax
 from hamax import training, zoo
 
 
+sys.path.insert(0, str(pathlib.Path(__file__).parent))
+from user_loops import table as user_loop_table, user_loop_workloads  # noqa: E402
+
+
 HERE = pathlib.Path(__file__).parent
 B, D_IMG, D_LAB, HID, DT = 400, 784, 10, 1000, 0.1
 
@@ -142,8 +146,10 @@ def hamax_workloads(repeats):
         ).states["label"]  # noqa: E731
         return jax.vmap(one)(img)
 
+    objective = training.Classification(dt=DT, steps=10)
+
     def fwd(ham, img):
-        return training.forward(ham, img, steps=10, dt=DT)
+        return objective.predict(ham, img)
 
     for name, f in {"step": step, "forward10": fwd}.items():
         jf = eqx.filter_jit(f)
@@ -154,17 +160,17 @@ def hamax_workloads(repeats):
 
     optim = optax.adam(1e-3)
     state = training.init_opt_state(ham, optim)
-    for key, ckpt in (("train10", True), ("train10_plain", False)):
+    batch = {"image": img, "label": y}
+    for key, adjoint in (("train10", hamax.Remat()), ("train10_plain", hamax.BPTT())):
+        obj = training.Classification(dt=DT, steps=10, adjoint=adjoint)
 
-        def loss(h, ckpt=ckpt):
-            return training.classification_loss(
-                h, img, y, steps=10, dt=DT, checkpoint=ckpt
-            )[0]
+        def loss(h, obj=obj):
+            return obj.loss(h, batch)[0]
 
         res[key] = {
             "seconds": median_time(
-                lambda h, s, ckpt=ckpt: training.make_step(
-                    h, s, img, y, optim=optim, steps=10, dt=DT, checkpoint=ckpt
+                lambda h, s, obj=obj: training.make_step(
+                    h, s, batch, objective=obj, optim=optim
                 ),
                 ham,
                 state,
@@ -178,16 +184,18 @@ def hamax_workloads(repeats):
     for mode in ("bptt", "checkpoint", "implicit"):
         mem[mode] = {}
         for depth in (10, 40, 160):
-            kw = dict(steps=depth, dt=DT, checkpoint=mode == "checkpoint")
-            if mode == "implicit":
-                kw.update(
-                    stop=hamax.Converged(atol=0.0, max_steps=depth), adjoint="implicit"
-                )
+            adj = {"bptt": hamax.BPTT(), "checkpoint": hamax.Remat()}.get(mode)
+            obj = training.Classification(
+                dt=DT,
+                steps=depth,
+                adjoint=adj or hamax.Implicit(),
+                stop=hamax.Converged(atol=0.0, max_steps=depth)
+                if adj is None
+                else None,
+            )
 
-            def g(h, kw=kw):
-                return eqx.filter_grad(
-                    lambda h: training.classification_loss(h, img, y, **kw)[0]
-                )(h)
+            def g(h, obj=obj):
+                return eqx.filter_grad(lambda h: obj.loss(h, batch)[0])(h)
 
             compiled = jax.jit(g).lower(ham).compile()
             mem[mode][str(depth)] = compiled.memory_analysis().temp_size_in_bytes
@@ -196,7 +204,9 @@ def hamax_workloads(repeats):
     conv = zoo.make_conv_ham_mnist(key=jr.key(0), dtype=jnp.float32)
     cimg = jr.normal(jr.key(1), (100, 28, 28, 1), jnp.float32)
     cy = jr.randint(jr.key(2), (100,), 0, 10)
-    cf = lambda h, x: training.forward(h, x, steps=7, dt=0.3)  # noqa: E731
+    cobj = training.Classification(dt=0.3, steps=7)
+    cbatch = {"image": cimg, "label": cy}
+    cf = cobj.predict
     res["conv_forward7_b100"] = {
         "seconds": median_time(
             eqx.filter_jit(cf), conv, cimg, repeats=max(3, repeats // 4)
@@ -206,21 +216,13 @@ def hamax_workloads(repeats):
     cstate = training.init_opt_state(conv, optim)
     res["conv_train7_b100"] = {
         "seconds": median_time(
-            lambda h, s: training.make_step(
-                h, s, cimg, cy, optim=optim, steps=7, dt=0.3
-            ),
+            lambda h, s: training.make_step(h, s, cbatch, objective=cobj, optim=optim),
             conv,
             cstate,
             repeats=max(3, repeats // 4),
         ),
         "flops": flops(
-            jax.jit(
-                lambda h: eqx.filter_grad(
-                    lambda h: training.classification_loss(
-                        h, cimg, cy, steps=7, dt=0.3
-                    )[0]
-                )(h)
-            ),
+            jax.jit(lambda h: eqx.filter_grad(lambda h: cobj.loss(h, cbatch)[0])(h)),
             conv,
         ),
     }
@@ -283,6 +285,7 @@ def main():
     roof = roofline(args.repeats)
     ours = hamax_workloads(args.repeats)
     floor = handwritten_workloads(args.repeats)
+    loops = user_loop_workloads(args.repeats)
     theirs = None if args.skip_hamux else hamux_workloads(out, args.repeats)
     agreement = None if args.skip_hamux else compat_agreement(out)
     peak = roof["square2048"]
@@ -324,6 +327,14 @@ def main():
         rows.append(
             f"| {d} | {m['bptt'][d] / 2**20:.1f} | {m['checkpoint'][d] / 2**20:.1f} | {m['implicit'][d] / 2**20:.1f} | {hm} |"
         )
+    rows += [
+        "",
+        "Every way to run the dynamics (`benchmarks/user_loops.py`; the paper's HN, "
+        "depth 10): native `descend`, loops the user writes, and a training step "
+        "(Adam) through each; x native = time / native time.",
+        "",
+        user_loop_table(loops),
+    ]
     if agreement is not None:
         rows += [
             "",
@@ -339,6 +350,7 @@ def main():
                 "hamax": ours,
                 "hamux": theirs,
                 "handwritten": floor,
+                "user_loops": loops,
                 "compat_agreement": agreement,
                 "machine": machine(),
             },

@@ -107,20 +107,20 @@ def user_loop_workloads(repeats: int) -> dict:
     for name, fn in LOOPS.items():
         fwd = eqx.filter_jit(lambda h, x, fn=fn: jax.vmap(lambda i: fn(h, i))(x))
 
-        def loss(h, fn=fn):
+        def loss(h, img, y, fn=fn):
             lab = jax.vmap(lambda i: fn(h, i))(img)
             logp = training.log_probs(h, "label", lab)
             return training.cross_entropy(logp, y)
 
         @eqx.filter_jit
-        def step(h, s, loss=loss):
-            g = eqx.filter_grad(loss)(h)
+        def step(h, s, img, y, loss=loss):
+            g = eqx.filter_grad(loss)(h, img, y)
             upd, s = optim.update(g, s, eqx.filter(h, eqx.is_inexact_array))
             return eqx.apply_updates(h, upd), s
 
         res[name] = {
             "forward_s": median_time(fwd, ham, img, repeats=repeats),
-            "train_s": median_time(step, ham, state, repeats=repeats),
+            "train_s": median_time(step, ham, state, img, y, repeats=repeats),
         }
     objective = training.Classification(dt=DT, steps=DEPTH)
     batch = {"image": img, "label": y}
@@ -128,11 +128,12 @@ def user_loop_workloads(repeats: int) -> dict:
         s = training.init_opt_state(h, optim)
         res[f"make_step, {name}"] = {
             "train_s": median_time(
-                lambda h, s: training.make_step(
-                    h, s, batch, objective=objective, optim=optim
+                lambda h, s, b: training.make_step(
+                    h, s, b, objective=objective, optim=optim
                 ),
                 h,
                 s,
+                batch,
                 repeats=repeats,
             )
         }

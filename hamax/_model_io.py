@@ -40,7 +40,9 @@ def load_run(path: str | pathlib.Path) -> tuple[Any, dict]:
     header = _checkpoint.read_header(file)
     meta = header["meta"]
     ham = _skeleton(file, header)
-    training_state = "settings" in meta or "partial" in meta
+    # A training checkpoint stores (model, optimiser state): more arrays than
+    # the model alone.
+    training_state = len(header["leaves"]) > len(_checkpoint._leaves(ham))
     if training_state:
         like: Any = (ham, _opt_skeleton(file, ham, meta))
         (ham, _), meta = _checkpoint.load(file, like)

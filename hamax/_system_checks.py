@@ -24,7 +24,16 @@ def check_value(ham, name: str, value: Any) -> None:
         )
 
 
-def as_mask(ham, name: str, mask: Any):
+def as_mask(
+    ham,
+    name: str,
+    mask: Any,
+    where: str = "clamp",
+    arg: str = "masks",
+    kind: str = "a boolean array",
+):
+    """`mask` checked (boolean, broadcastable to the layer) and broadcast; the
+    messages name `where` and `arg[name]`."""
     shape = ham.neurons[name].shape
     if mask is True:
         raise ValueError(
@@ -34,14 +43,14 @@ def as_mask(ham, name: str, mask: Any):
     mask = jnp.asarray(mask)
     if mask.dtype != jnp.bool_:
         raise ValueError(
-            f"clamp expected masks[{name!r}] to be a boolean array, got dtype "
+            f"{where} expected {arg}[{name!r}] to be {kind}, got dtype "
             f"{mask.dtype}. True marks elements held fixed."
         )
     try:
         jnp.broadcast_shapes(mask.shape, shape)
     except ValueError:
         raise ValueError(
-            f"clamp expected masks[{name!r}] broadcastable to the layer shape "
+            f"{where} expected {arg}[{name!r}] broadcastable to the layer shape "
             f"{shape}, got mask.shape={mask.shape}."
         ) from None
     return jnp.broadcast_to(mask, shape)

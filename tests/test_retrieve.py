@@ -173,20 +173,34 @@ def test_cli_retrieve_writes_npz_and_png(tmp_path, getkey, capsys):
 
 
 @pytest.mark.parametrize(
-    "extra, match",
+    "extra, match, code",
     [
-        (["--labels", "10"], "label 10, outside the label layer 'label' of 10 units"),
-        (["--beta-scale", "0"], "`beta_scale` to be a finite number > 0, got 0.0"),
-        (["--beta-scale", "nan"], "`beta_scale` to be a finite number > 0, got nan"),
-        ([], "without a model"),
+        (
+            ["--labels", "10"],
+            "label 10, outside the label layer 'label' of 10 units",
+            1,
+        ),
+        (["--beta-scale", "0"], "--beta-scale: expected a finite number > 0, got 0", 2),
+        (
+            ["--beta-scale", "nan"],
+            "--beta-scale: expected a finite number, got 'nan'",
+            2,
+        ),
+        ([], "without a model", 1),
     ],
 )
-def test_cli_retrieve_errors_touch_nothing(tmp_path, getkey, capsys, extra, match):
+def test_cli_retrieve_errors_touch_nothing(
+    tmp_path, getkey, capsys, extra, match, code
+):
     from hamax._cli import main
 
     run = _run_dir(tmp_path, getkey) if extra else tmp_path
     out = tmp_path / "out"
-    assert main(["retrieve", str(run), "--out", str(out), *extra]) == 2
+    try:
+        got = main(["retrieve", str(run), "--out", str(out), *extra])
+    except SystemExit as e:  # argparse: usage errors
+        got = e.code
+    assert got == code
     err = capsys.readouterr().err
     assert match in err and "Traceback" not in err
     assert not out.exists()

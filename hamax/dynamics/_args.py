@@ -7,6 +7,7 @@ from typing import Any
 import jax.numpy as jnp
 
 from .._misc import suggest
+from .._system_checks import as_mask
 from ._adjoint import BPTT, AbstractAdjoint, Implicit, Remat
 from ._monitor import Monitor
 from ._save import Save
@@ -141,19 +142,7 @@ def normalize_clamp(ham, clamp: Any, where: str = "descend"):
             if mask:
                 whole.append(name)
             continue
-        mask = jnp.asarray(mask)
-        shape = ham.neurons[name].shape
-        if mask.dtype != jnp.bool_:
-            raise ValueError(
-                f"{where} expected clamp[{name!r}] to be a bool or a boolean mask, got "
-                f"dtype {mask.dtype}. True marks elements held fixed."
-            )
-        try:
-            jnp.broadcast_shapes(mask.shape, shape)
-        except ValueError:
-            raise ValueError(
-                f"{where} expected clamp[{name!r}] broadcastable to the layer shape "
-                f"{shape}, got mask.shape={mask.shape}."
-            ) from None
-        masks[name] = jnp.broadcast_to(mask, shape)
+        masks[name] = as_mask(
+            ham, name, mask, where, "clamp", "a bool or a boolean mask"
+        )
     return tuple(whole), masks

@@ -1,6 +1,7 @@
 """One epoch of training: batches, steps, progress, mid-epoch checkpoints."""
 
 import dataclasses
+import sys
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -84,7 +85,8 @@ def run_epoch(
         total=num_batches,
         initial=first,
         desc=f"epoch {epoch + 1}/{epochs}",
-        disable=not progress,
+        # A bar only on a terminal; logs get the trainer's one line per epoch.
+        disable=not progress or not sys.stderr.isatty(),
         leave=False,
         mininterval=1.0,
     )

@@ -63,7 +63,8 @@ def objective_to_json(obj: AbstractObjective) -> dict:
 
 
 def objective_from_json(d: dict) -> AbstractObjective:
-    """Rebuild a built-in objective from [`objective_to_json`][]'s description.
+    """Rebuild a built-in objective from its description by
+    [`hamax.training.objective_to_json`][].
 
     **Raises:** `ValueError` for an objective that is not built in.
     """

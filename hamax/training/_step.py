@@ -132,16 +132,8 @@ def forward(
     the adjoint defaults to [`hamax.Remat`][]`()`."""
     obj = _classification_from_kwargs(
         "forward",
-        dict(
-            steps=steps,
-            dt=dt,
-            image=image,
-            label=label,
-            stop=stop,
-            adjoint=adjoint,
-            **deprecated,
-        ),
-        warn=bool(deprecated) or isinstance(adjoint, str),
+        dict(steps=steps, dt=dt, image=image, label=label, stop=stop, adjoint=adjoint),
+        deprecated,
     )
     return obj.predict(ham, images)
 
@@ -164,25 +156,21 @@ def classification_loss(
     `Classification(image, label, dt, steps, stop, adjoint).loss(...)`."""
     obj = _classification_from_kwargs(
         "classification_loss",
-        dict(
-            steps=steps,
-            dt=dt,
-            image=image,
-            label=label,
-            stop=stop,
-            adjoint=adjoint,
-            **deprecated,
-        ),
-        warn=bool(deprecated) or isinstance(adjoint, str),
+        dict(steps=steps, dt=dt, image=image, label=label, stop=stop, adjoint=adjoint),
+        deprecated,
     )
     loss, m = obj.loss(ham, {image: images, label: labels})
     return loss, m["accuracy"]
 
 
 def _classification_from_kwargs(
-    where: str, kw: dict, warn: bool = True
+    where: str, kw: dict, deprecated: dict | None = None
 ) -> Classification:
-    kw = dict(kw)
+    """The Classification objective of the old keyword form; warns when that form
+    uses a deprecated argument (`checkpoint=`, a string adjoint), or always for
+    `make_step`/`eval_step` (`deprecated=None`)."""
+    warn = deprecated is None or bool(deprecated) or isinstance(kw.get("adjoint"), str)
+    kw = {**kw, **(deprecated or {})}
     if warn:
         warnings.warn(
             f"{where}(..., steps=, dt=, image=, label=, checkpoint=, adjoint=) is "
