@@ -1,3 +1,4 @@
+import math
 from typing import Any
 
 import equinox as eqx
@@ -92,6 +93,12 @@ def descend(
             "needs `stop=hamax.Converged(...)` instead of a fixed number of steps."
         )
     cfg = LoopConfig(stop=stop, save=save, monitor=monitor, remat=0)
+    if save.energy or save.states or save.components:
+        ham = system.ham if isinstance(system, ClampedSystem) else system
+        itemsize = jnp.dtype(jnp.result_type(*x0.values())).itemsize
+        n_states = sum(math.prod(layer.shape) for layer in ham.neurons.values())
+        n_terms = len(ham.neurons) + len(ham.connections)
+        save.check_budget(stop.max_steps, n_states * itemsize, n_terms, itemsize)
     if isinstance(system, ClampedSystem):
         if clamp is not None:
             raise ValueError(

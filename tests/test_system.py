@@ -280,6 +280,23 @@ def test_descend_argument_errors(getkey):
             call()
 
 
+def test_trajectory_memory_guard(getkey):
+    ham = bounded_ham(getkey())
+    xs = ham.init_states()
+    with pytest.raises(
+        ValueError,
+        match=r"descend would need 7629.4 MiB to save the trajectory \(1000000001 slots "
+        r"of 8 bytes\), over the budget of 1024.0 MiB",
+    ):
+        hamax.descend(ham, xs, steps=10**9, save=hamax.Save(energy=True))
+    with pytest.raises(ValueError, match=r"over the budget of 0.0 MiB"):
+        hamax.descend(ham, xs, steps=10, save=hamax.Save(states=True, max_bytes=100))
+    with pytest.raises(ValueError, match=r"Save expected `max_bytes` to be a positive"):
+        hamax.Save(max_bytes=0)
+    sol = hamax.descend(ham, xs, steps=10, save=hamax.Save(states=True))
+    assert sol.trajectory["image"].shape == (11, 2, 3)
+
+
 def test_clamp_errors(getkey):
     ham = bounded_ham(getkey())
     xs = ham.init_states(scale=1.0, key=getkey())
