@@ -20,6 +20,8 @@ PACKAGES = [
     "hamax.plot",
     "hamax.ode",
     "hamax.compat",
+    "hamax.compat.v01",
+    "hamax.compat.v02",
 ]
 DOCS = pathlib.Path(__file__).parent.parent / "docs"
 

@@ -290,3 +290,44 @@ def test_resume_with_other_settings_is_refused_and_nonfinite_stops(mnist, tmp_pa
             on_nonfinite="raise",
             learning_rate=1e30,
         )
+
+
+def test_a_seeds_compat_ham_trains_through_the_same_loop(getkey):
+    """The paper's list-based HAM (hamax.compat.v01) trains with `train`: the
+    objective reads its core HAM, where its one copy of the parameters lives."""
+    from hamax.compat import v01
+
+    layers = [v01.TanhLayer((6,)), v01.SoftmaxLayer((3,))]
+    synapses = [v01.DenseMatrixSynapseWithHiddenLayer(8, hidden_lagrangian=v01.LRelu())]
+    _, ham = v01.HAM(layers, synapses, [((0, 1), 0)]).init_states_and_params(
+        jr.PRNGKey(0)
+    )
+    x = np.asarray(jr.normal(getkey(), (60, 6)))
+    y = np.asarray(jnp.argmax(x[:, :3], axis=1)).astype(np.int32)
+    objective = T.Classification(image="layer0", label="layer1", dt=0.4, steps=4)
+    res = T.train(
+        ham,
+        objective,
+        {"layer0": x, "layer1": y},
+        epochs=8,
+        batch_size=20,
+        learning_rate=1e-2,
+        progress=False,
+    )
+    assert res.history[-1]["train_loss"] < res.history[0]["train_loss"]
+    before = ham.core.synapses["synapse0"].Ws[0]
+    after = res.ham.core.synapses["synapse0"].Ws[0]
+    assert not np.allclose(before, after)
+    assert res.ham.synapses[0] is res.ham.core.synapses["synapse0"]
+    with pytest.raises(
+        ValueError,
+        match=r"train got train_data\['layer1'\]\[\d+\] = \d, outside the 3 units",
+    ):
+        T.train(
+            ham,
+            objective,
+            {"layer0": x, "layer1": y + 7},
+            epochs=1,
+            batch_size=20,
+            progress=False,
+        )

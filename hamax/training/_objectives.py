@@ -15,6 +15,13 @@ from ..dynamics._stop import as_steps
 from ._classify import accuracy, cross_entropy, log_probs
 
 
+def as_core(ham):
+    """The core [`hamax.HAM`][] of `ham`: itself, or the core a seeds' compat HAM
+    (`hamax.compat` list API) keeps its one copy of the parameters in."""
+    core = getattr(ham, "core", None)
+    return ham if core is None else core
+
+
 class AbstractObjective(eqx.Module):
     """What a HAM is trained to do: a loss on a batch.
 
@@ -43,6 +50,7 @@ class AbstractObjective(eqx.Module):
     def check(self, ham, batch: dict[str, Any] | None = None) -> None:
         """Raise a clear ValueError when the objective names a layer the HAM lacks
         or a batch key the data lacks."""
+        ham = as_core(ham)
         for name in self.layers():
             if name not in ham.neurons:
                 raise ValueError(
@@ -98,6 +106,7 @@ class Classification(AbstractObjective):
 
     def predict(self, ham, images: Array) -> Array:
         """Final states of the label layer for a batch of images."""
+        ham = as_core(ham)
         shape = ham.neurons[self.image].shape
         images = images.reshape(images.shape[0], *shape)
         stop = _dynamics(self.stop, self.steps)
@@ -121,7 +130,7 @@ class Classification(AbstractObjective):
     def loss(self, ham, batch, *, key=None):
         del key
         x = self.predict(ham, batch[self.image])
-        logp = log_probs(ham, self.label, x)
+        logp = log_probs(as_core(ham), self.label, x)
         labels = batch[self.label]
         return cross_entropy(logp, labels), {"accuracy": accuracy(logp, labels)}
 
@@ -184,7 +193,7 @@ class Completion(AbstractObjective):
     def check(self, ham, batch=None):
         super().check(ham, batch)
         if self.mask is not None:
-            shape = ham.neurons[self.target].shape
+            shape = as_core(ham).neurons[self.target].shape
             try:
                 jnp.broadcast_shapes(jnp.shape(self.mask), shape)
             except ValueError:
@@ -195,6 +204,7 @@ class Completion(AbstractObjective):
 
     def complete(self, ham, batch) -> Array:
         """Final states of the target layer for a batch."""
+        ham = as_core(ham)
         layer = ham.neurons[self.target]
         truth = batch[self.target].reshape(-1, *layer.shape)
         given = {
@@ -229,7 +239,7 @@ class Completion(AbstractObjective):
 
     def loss(self, ham, batch, *, key=None):
         del key
-        layer = ham.neurons[self.target]
+        layer = as_core(ham).neurons[self.target]
         x = self.complete(ham, batch)
         truth = batch[self.target].reshape(x.shape)
         g, g_true = jax.vmap(layer.activation)(x), jax.vmap(layer.activation)(truth)

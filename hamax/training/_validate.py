@@ -3,7 +3,7 @@
 import jax.numpy as jnp
 import numpy as np
 
-from ._objectives import AbstractObjective
+from ._objectives import AbstractObjective, as_core
 
 
 def check_args(
@@ -60,8 +60,9 @@ def check_args(
         if not lengths or not next(iter(lengths.values())):
             raise ValueError(f"train got an empty `{split}`.")
         for k, v in data.items():
-            if k in getattr(ham, "neurons", {}) and np.issubdtype(v.dtype, np.integer):
-                check_labels(ham, split, k, v)
+            core = as_core(ham)
+            if k in getattr(core, "neurons", {}) and np.issubdtype(v.dtype, np.integer):
+                check_labels(core, split, k, v)
     n = len(next(iter(train.values())))
     if n < batch_size:
         raise ValueError(
