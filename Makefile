@@ -9,7 +9,7 @@ PYTEST_WORKERS ?= 2
 
 DOCS_SITE ?= $(VENV)/site
 
-.PHONY: demo test lint pytest docs bench reproduce clean
+.PHONY: demo test lint pytest docs bench reproduce clean fuzz
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir $(DOCS_SITE)
 
 test: lint docs pytest
+
+# Ten times the regular fuzz examples, and the no-type-hook subprocess fuzz.
+fuzz: $(STAMP)
+	HAMAX_FUZZ=long $(BIN)/python -m pytest -n 0 -q tests/test_fuzz.py
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py --out bench-results

@@ -1,3 +1,8 @@
+"""The fuzz suite (issue #15 item 5): hypothesis properties over descend,
+ClampedSystem and the strategy objects (tests/fuzz_dynamics.py, in process, with
+the test-time type hook), and tests/fuzz_public_api.py run as a user sees hamax
+(no hook, slow). `make fuzz` runs ten times the examples (HAMAX_FUZZ=long)."""
+
 import os
 import pathlib
 import subprocess
@@ -5,12 +10,25 @@ import sys
 
 import pytest
 
+from .fuzz_dynamics import (
+    test_fuzz_descend as test_fuzz_descend,
+    test_fuzz_nonfinite_x0_raises as test_fuzz_nonfinite_x0_raises,
+    test_fuzz_strategy_objects as test_fuzz_strategy_objects,
+    test_numpy_int_steps_pass_the_type_hook as test_numpy_int_steps_pass_the_type_hook,
+)
+
 
 @pytest.mark.slow
 def test_fuzz_public_api_without_type_hook(tmp_path):
     """Runs tests/fuzz_public_api.py as a user sees hamax: no jaxtyping hook."""
     count = tmp_path / "count"
-    env = {**os.environ, "HAMAX_FUZZ_COUNT": str(count), "HAMAX_FUZZ_EXAMPLES": "120"}
+    env = {
+        **os.environ,
+        "HAMAX_FUZZ_COUNT": str(count),
+        "HAMAX_FUZZ_EXAMPLES": "1200"
+        if os.environ.get("HAMAX_FUZZ") == "long"
+        else "120",
+    }
     here = pathlib.Path(__file__).parent
     r = subprocess.run(
         [
