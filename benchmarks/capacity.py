@@ -19,8 +19,10 @@ classical, zero-diagonal Hebb rule); iterating eps <- Phi(-(1-2 eps)^{n-1} S)
 from the cue's eps = 0.1 gives the fraction of wrong bits, and (1 - eps)^N the
 chance that a pattern is restored exactly. For the classical network the
 critical load 0.138 N (Amit, Gutfreund & Sompolinsky 1985) is drawn too. For
-softmax the retrieval fails only when another memory overlaps the cue at least
-as much as the pattern does: (1 - q)^{P-1} with q = P(Binomial(N, 1/2) <= k).
+softmax the nearest memory to the cue wins: the pattern is restored when no
+other memory is closer to the cue than its k flipped bits, and otherwise when it
+wins the tie among the T memories at distance k: (1 - q_<)^{P-1} E[1/(1+T)],
+with q_< = P(Binomial(N, 1/2) < k) and T ~ Binomial(P - 1, P(Binomial(N, 1/2) = k)).
 """
 
 import argparse
@@ -89,8 +91,12 @@ def snr_theory(name, n, p, flip):
 
 
 def softmax_theory(n, p, k):
-    q = sum(math.comb(n, j) for j in range(k + 1)) / 2**n
-    return math.exp((p - 1) * math.log1p(-q)), None
+    """Nearest memory wins, ties broken at random (see the module docstring)."""
+    closer = sum(math.comb(n, j) for j in range(k)) / 2**n
+    tie = math.comb(n, k) / 2**n
+    # E[1 / (1 + T)] for T ~ Binomial(P - 1, tie) tied memories
+    share = -math.expm1(p * math.log1p(-tie)) / (p * tie)
+    return math.exp((p - 1) * math.log1p(-closer)) * share, None
 
 
 def corrupt(patterns, k, rng):
@@ -104,20 +110,22 @@ def corrupt(patterns, k, rng):
 
 def measure(make, n, p, k, queries, rng):
     """Cue `queries` stored patterns, drawing fresh pattern sets while P < queries."""
-    gs, targets, sets = [], [], 0
-    while sum(map(len, targets)) < queries:
+    gs: list[np.ndarray] = []
+    targets: list[np.ndarray] = []
+    done = 0
+    while done < queries:
         patterns = rng.choice(np.array([-1.0, 1.0], np.float32), size=(p, n))
         ham = make(jnp.asarray(patterns))
-        target = patterns[: queries - sum(map(len, targets))]
+        target = patterns[: queries - done]
         cues = jnp.asarray(corrupt(target, k, rng))
         gs.append(np.asarray(zoo.recall(ham, cues)))
         targets.append(target)
-        sets += 1
+        done += len(target)
     g, target = np.concatenate(gs), np.concatenate(targets)
     wrong = np.sign(g) != target
     ok = ~np.any(wrong, axis=1)
     return {
-        "pattern_sets": sets,
+        "pattern_sets": len(targets),
         "accuracy": float(np.mean(ok)),
         "bit_error": float(np.mean(wrong)),
         "mean_abs_g": float(np.mean(np.abs(g))),
@@ -127,21 +135,20 @@ def measure(make, n, p, k, queries, rng):
 
 def theory(name, n, p, k, flip):
     """Exact-restore probability predicted for `name` at (N, P)."""
-    if name == "softmax":
+    if name.startswith("softmax"):
         return softmax_theory(n, p, k)[0]
     return snr_theory(name, n, p, flip)[0]
 
 
 def p50_theory(name, n, k, flip):
     """The P at which the predicted exact-restore probability falls to one half."""
-    if name.startswith("softmax"):
-        q = sum(math.comb(n, j) for j in range(k + 1)) / 2**n
-        return 1 + math.log(0.5) / math.log1p(-q)
-    lo, hi = 2, 10**12
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if theory(name, n, mid, k, flip) > 0.5 else (lo, mid)
-    return float(lo)
+    lo, hi = math.log(2), math.log(1e200)
+    for _ in range(100):  # bisection in log P
+        mid = (lo + hi) / 2
+        lo, hi = (
+            (mid, hi) if theory(name, n, math.exp(mid), k, flip) > 0.5 else (lo, mid)
+        )
+    return math.exp(lo)
 
 
 def p50_measured(rows):
@@ -278,6 +285,12 @@ def plot(rows, out):
             ax.plot(x, [r["theory_accuracy"] for r in rs], "--", color=color)
         if name == "classical":
             ax.axvline(0.138, color="k", lw=0.8, ls=":", label="0.138 (AGS)")
+        if name == "softmax" and sel:
+            text = "theory P_50 / N:\n" + "\n".join(
+                f"N={n}: {p50_theory(name, n, k, 0.1) / n:.1e}"
+                for n, k in sorted({(r["N"], r["flipped"]) for r in sel})
+            )
+            ax.text(0.05, 0.45, text, transform=ax.transAxes, fontsize=8)
         ax.set_xscale("log")
         ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_title(titles[name])
@@ -430,6 +443,10 @@ def main():
     t0 = time.perf_counter()
     if args.replot:
         rows = read_csv(os.path.join(args.out, "capacity.csv"))
+        for r in rows:
+            base = "softmax" if r["model"] == "softmax_small_n" else r["model"]
+            r["theory_accuracy"] = theory(base, r["N"], r["P"], r["flipped"], args.flip)
+        write_csv(os.path.join(args.out, "capacity.csv"), rows)
     else:
         rows = run(args)
         if args.append:
