@@ -4,6 +4,7 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from ._custom_types import States
 from ._ham import HAM
@@ -29,7 +30,7 @@ def descend(
     *,
     dt: float | jax.Array = 0.1,
     stop: AbstractStop | None = None,
-    steps: int | None = None,
+    steps: int | np.integer | None = None,
     clamp: Any = None,
     adjoint: AbstractAdjoint | str = BPTT(),
     save: Save = Save(),

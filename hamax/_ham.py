@@ -198,6 +198,12 @@ class HAM(eqx.Module):
                     f"{where} is missing the state of layer {k!r}; give one array "
                     "per layer (ham.init_states() makes them)."
                 )
+            if not hasattr(xs[k], "dtype"):
+                raise ValueError(
+                    f"{where} expected an array for the state of layer {k!r}, got "
+                    f"{type(xs[k]).__name__}. Convert it, e.g. jnp.asarray(x, "
+                    "jnp.float32)."
+                )
             dtype = jnp.result_type(xs[k])
             if not jnp.issubdtype(dtype, jnp.floating):
                 raise ValueError(

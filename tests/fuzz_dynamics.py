@@ -111,17 +111,23 @@ def _descend(counter, x0_kind, pos, seed, dt, steps, clamp, as_system):
         assert finite, "RESULTS.successful with non-finite states"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=jaxtyping.TypeCheckError,
-    reason="descend annotates `steps: int | None`, so the runtime type hook refuses "
-    "np.int64(3), which descend itself accepts (issue #15 item 4: integer-like "
-    "steps of any integer type)",
-)
 def test_numpy_int_steps_pass_the_type_hook():
+    # Integer-like steps of any integer type (issue #15 item 4), also under the
+    # runtime type hook.
     xs, _ = _x0("ok", 0, 0)
-    sol = hamax.descend(HAM, xs, dt=0.1, steps=np.int64(3))  # type: ignore[arg-type]
+    sol = hamax.descend(HAM, xs, dt=0.1, steps=np.int64(3))
     assert sol.result == hamax.RESULTS.successful
+
+
+def test_states_given_as_lists_get_a_clear_error():
+    xs, _ = _x0("ok", 0, 0)
+    name = next(iter(xs))
+    bad = {**xs, name: np.asarray(xs[name]).tolist()}
+    with pytest.raises(
+        (ValueError, jaxtyping.TypeCheckError),
+        match=rf"expected an array for the state of layer {name!r}, got list|x0",
+    ):
+        hamax.descend(HAM, bad, dt=0.1, steps=1)
 
 
 def test_fuzz_descend():
