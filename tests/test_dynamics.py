@@ -264,7 +264,9 @@ def test_errors_converged():
         ValueError, match=r"Converged expected `max_steps` to be a positive int, got 0"
     ):
         hamax.Converged(max_steps=0)
-    with pytest.raises(ValueError, match=r"Converged expected non-negative tolerances"):
+    with pytest.raises(
+        ValueError, match=r"Converged expected `atol` to be a finite number >= 0"
+    ):
         hamax.Converged(atol=-1.0)
 
 

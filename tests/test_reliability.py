@@ -86,8 +86,9 @@ def test_batch_must_split_over_devices():
 def test_sigkill_mid_epoch_then_resume_is_identical(tmp_path):
     np.savez(tmp_path / "data.npz", **synthetic_mnist(200, 40))
     # The child checkpoints every 2 batches and kills itself (SIGKILL, no cleanup)
-    # right after its fourth checkpoint (batches 2, 4, end of epoch 1, batch 2):
-    # in the middle of epoch 2 (5 batches per epoch).
+    # right after its fifth save (checkpoints at batches 2, 4 and the end of epoch
+    # 1, model.eqx at the end of epoch 1, then the checkpoint at batch 2 of epoch
+    # 2): in the middle of epoch 2 (5 batches per epoch).
     code = f"""
         import os, signal, numpy as np
         from hamax import _checkpoint, training as T
@@ -95,7 +96,7 @@ def test_sigkill_mid_epoch_then_resume_is_identical(tmp_path):
         def save(*a, **k):
             real_save(*a, **k)
             calls.append(1)
-            if len(calls) == 4:
+            if len(calls) == 5:
                 os.kill(os.getpid(), signal.SIGKILL)
         _checkpoint.save = save
         data = dict(np.load({str(tmp_path / "data.npz")!r}))
@@ -126,29 +127,37 @@ def test_sigkill_mid_epoch_then_resume_is_identical(tmp_path):
 
 
 def test_nonfinite_loss_stops_cleanly(tmp_path):
+    import optax
+
     data = synthetic_mnist(80, 20)
-    # A NaN learning rate makes the first update non-finite: stop before applying it.
-    res = T.train_classifier(
-        "hn_relu_mnist",
-        data,
-        out_dir=tmp_path,
-        learning_rate=float("nan"),
-        **{**KW, "epochs": 3},
-    )
+    ham = T.build_classifier("hn_relu_mnist", {"num_hidden": 16})
+    objective = T.zoo_objective("hn_relu_mnist")
+    train = {
+        "image": T.standardize(data["x_train"], "mnist"),
+        "label": data["y_train"].astype(np.int32),
+    }
+    # An optimiser that scales by NaN makes the first update non-finite: stop
+    # before applying it, and say that no checkpoint was written yet.
+    nan_optim = optax.scale(float("nan"))
+    kw = dict(epochs=3, batch_size=KW["batch_size"], progress=False)
+    res = T.train(ham, objective, train, optim=nan_optim, out_dir=tmp_path, **kw)
     assert res.status == "stopped: non-finite loss at epoch 1, batch 1"
     assert all(
         np.isfinite(np.asarray(w)).all() for w in res.ham.synapses["memories"].Ws
     )
     with pytest.raises(
         FloatingPointError,
-        match=r"the loss became non-finite at epoch 1, batch 1 \(non-finite parameters: .synapses\['memories'\].Ws\[0\], .synapses\['memories'\].Ws\[1\]\); the update was not applied",
+        match=r"the loss became non-finite at epoch 1, batch 1 \(non-finite parameters: "
+        r".synapses\['memories'\].Ws\[0\], .synapses\['memories'\].Ws\[1\]\); the "
+        r"update was not applied; no checkpoint was written \(no out_dir\)",
+    ):
+        T.train(ham, objective, train, optim=nan_optim, on_nonfinite="raise", **kw)
+    with pytest.raises(
+        ValueError,
+        match=r"train expected `learning_rate` to be a finite number > 0, got nan",
     ):
         T.train_classifier(
-            "hn_relu_mnist",
-            data,
-            learning_rate=float("nan"),
-            on_nonfinite="raise",
-            **{**KW, "epochs": 3},
+            "hn_relu_mnist", data, learning_rate=float("nan"), **{**KW, "epochs": 3}
         )
     with pytest.raises(
         ValueError, match=r"`on_nonfinite` to be 'stop' or 'raise', got 'ignore'"

@@ -130,8 +130,8 @@ def test_train_classifier_errors(tmp_path):
         T.train_classifier("hn_mnist", data, epochs=1)
     with pytest.raises(
         ValueError,
-        match=r"train_classifier got 20 training images, fewer than one batch of 400",
+        match=r"train got 20 training examples, fewer than one batch of 400",
     ):
         T.train_classifier("hn_relu_mnist", data, epochs=1)
-    with pytest.raises(ValueError, match=r"train_classifier expected epochs >= 1"):
+    with pytest.raises(ValueError, match=r"train expected `epochs` to be an int >= 1"):
         T.train_classifier("hn_relu_mnist", data, epochs=0)
