@@ -94,12 +94,6 @@ def descend(
             "needs `stop=hamax.Converged(...)` instead of a fixed number of steps."
         )
     cfg = LoopConfig(stop=stop, save=save, monitor=monitor, remat=0)
-    if save.energy or save.states or save.components:
-        ham = system.ham if isinstance(system, ClampedSystem) else system
-        itemsize = jnp.dtype(jnp.result_type(*x0.values())).itemsize
-        n_states = sum(math.prod(layer.shape) for layer in ham.neurons.values())
-        n_terms = len(ham.neurons) + len(ham.connections)
-        save.check_budget(stop.max_steps, n_states * itemsize, n_terms, itemsize)
     if isinstance(system, ClampedSystem):
         if clamp is not None:
             raise ValueError(
@@ -107,6 +101,8 @@ def descend(
                 "clamp when you make it: ham.clamp(values, masks)."
             )
         system.check(x0, "descend")
+        check_dtypes(x0)
+        _check_budget(system.ham, x0, stop, save)
         dtype = jnp.result_type(*x0.values())
         return _descend_system(
             system, dict(x0), jnp.asarray(dt, dtype), adjoint, cfg, throw
@@ -124,10 +120,19 @@ def descend(
             "one layer out of `clamp`."
         )
     check_dtypes(x0)
+    _check_budget(system, x0, stop, save)
     dtype = jnp.result_type(*x0.values())
     return _descend_ham(
         system, dict(x0), whole, masks, jnp.asarray(dt, dtype), adjoint, cfg, throw
     )
+
+
+def _check_budget(ham, x0, stop, save) -> None:
+    if save.energy or save.states or save.components:
+        itemsize = jnp.dtype(jnp.result_type(*x0.values())).itemsize
+        n_states = sum(math.prod(layer.shape) for layer in ham.neurons.values())
+        n_terms = len(ham.neurons) + len(ham.connections)
+        save.check_budget(stop.max_steps, n_states * itemsize, n_terms, itemsize)
 
 
 @eqx.filter_jit

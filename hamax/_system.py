@@ -128,10 +128,9 @@ class ClampedSystem(eqx.Module):
     ) -> States:
         """Initial free states: zeros, or `scale`-sized normal noise (with `key`);
         element-clamped layers hold their known values where masked."""
-        if dtype is None:
-            dtype = jnp.result_type(*self.clamped.values(), *self.known.values())
-            if not jnp.issubdtype(dtype, jnp.floating):
-                dtype = None
+        given = (*self.clamped.values(), *self.known.values())
+        if dtype is None and given:
+            dtype = jnp.result_type(*given)
         names = self.free_names
         keys = dict(zip(names, jr.split(key, len(names)))) if key is not None else {}
         x = {
