@@ -210,7 +210,7 @@ def test_run_dir_lock_in_process_release_and_paths(tmp_path):
     assert a.settings == tmp_path / "r" / "settings.json"
 
 
-def test_run_dir_not_writable_is_refused_up_front(tmp_path):
+def test_run_dir_not_writable_is_refused_up_front(tmp_path, monkeypatch):
     (tmp_path / "file").write_text("x")
     with pytest.raises(
         PermissionError,
@@ -222,8 +222,15 @@ def test_run_dir_not_writable_is_refused_up_front(tmp_path):
     ro.mkdir()
     ro.chmod(0o500)
     try:
-        if os.access(ro, os.W_OK):  # root ignores permissions
-            pytest.skip("running as root")
+        if os.access(ro, os.W_OK):
+            # Root ignores permission bits: make the write fail as it would for
+            # any other user, so the check is exercised either way.
+            import tempfile
+
+            def denied(*a, **k):
+                raise PermissionError(13, "Permission denied")
+
+            monkeypatch.setattr(tempfile, "TemporaryFile", denied)
         with pytest.raises(
             PermissionError, match=r"is not writable \(Permission denied\)"
         ):
