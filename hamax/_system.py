@@ -177,13 +177,20 @@ class ClampedSystem(eqx.Module):
         r"""The activations $g = \nabla L(x)$ of the free layers."""
         return {k: self.ham.neurons[k].activation(v) for k, v in free.items()}
 
+    def _synaptic_terms(self, g) -> list:
+        return [fn(*(g[n] for n in names)) for names, fn in self.terms if names]
+
     def _synaptic(self, g):
-        return tree_sum(
-            [fn(*(g[n] for n in names)) for names, fn in self.terms if names]
-        )
+        return tree_sum(self._synaptic_terms(g))
+
+    def _constants(self) -> list:
+        return [fn for names, fn in self.terms if not names]
 
     def _constant(self):
-        return tree_sum([fn for names, fn in self.terms if not names])
+        return tree_sum(self._constants())
+
+    def _full_grad(self, free, dsyn) -> States:
+        return {k: self.ham.neurons[k].energy_grad(free[k]) + dsyn[k] for k in free}
 
     def _layer_energies(self, free, g):
         return {
@@ -212,7 +219,7 @@ class ClampedSystem(eqx.Module):
             esyn, dsyn = jax.value_and_grad(self._synaptic)(g)
         else:
             esyn, dsyn = None, jax.grad(self._synaptic)(g)
-        grad = {k: self.ham.neurons[k].energy_grad(free[k]) + dsyn[k] for k in free}
+        grad = self._full_grad(free, dsyn)
         if not need_energy:
             return jnp.zeros(()), grad
         E = esyn + self._constant() + tree_sum(self._layer_energies(free, g))
@@ -225,13 +232,13 @@ class ClampedSystem(eqx.Module):
         g = self.activations(free)
 
         def synaptic(g):
-            terms = [fn(*(g[n] for n in names)) for names, fn in self.terms if names]
+            terms = self._synaptic_terms(g)
             return tree_sum(terms), tree_sum([jnp.abs(t) for t in terms])
 
         (esyn, scale), dsyn = jax.value_and_grad(synaptic, has_aux=True)(g)
-        grad = {k: self.ham.neurons[k].energy_grad(free[k]) + dsyn[k] for k in free}
+        grad = self._full_grad(free, dsyn)
         layers = self._layer_energies(free, g)
-        const = [fn for names, fn in self.terms if not names]
+        const = self._constants()
         E = esyn + tree_sum(const) + tree_sum(layers)
         scale = scale + tree_sum(jtu.tree_map(jnp.abs, (const, layers)))
         return E, grad, scale

@@ -1,6 +1,7 @@
 """How gradients flow through a descent: adjoint strategies."""
 
 import abc
+import dataclasses
 from typing import Any
 
 import equinox as eqx
@@ -53,8 +54,6 @@ class Remat(AbstractAdjoint):
             )
 
     def loop(self, system, free0, dt, cfg):
-        import dataclasses
-
         return run_loop(system, free0, dt, dataclasses.replace(cfg, remat=self.every))
 
 

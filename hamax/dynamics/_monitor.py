@@ -7,6 +7,7 @@ import equinox as eqx
 import jax.numpy as jnp
 
 from .._solution import RESULTS
+from ._stop import Steps
 
 
 class Monitor(eqx.Module):
@@ -48,8 +49,6 @@ def rise_tolerance(monitor: Monitor, E, scale):
 def status(out: dict, cfg) -> Any:
     """The [`hamax.RESULTS`][] of a finished loop carry `out`."""
     R: Any = RESULTS  # mypy reads eqx.Enumeration members as str
-    from ._stop import Steps
-
     return R.where(
         out["failed_step"] >= 0,
         R.nonfinite,
