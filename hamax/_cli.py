@@ -4,70 +4,15 @@ Exit codes: 0 success, 1 error, 2 usage error, 3 training stopped at a non-finit
 loss, 130 interrupted (see `_cli_args.EXIT_CODES`).
 """
 
-import contextlib
-import json
 import pathlib
+import shlex
 import sys
-import threading
-from collections.abc import Iterator
 
 from ._cli_args import parser as _parser
 from .zoo import CLASSIFIERS
 
 
 NONFINITE_EXIT = 3
-
-
-def _summary(row: dict, epochs: int | None) -> str:
-    parts = [f"epoch {row.get('epoch')}" + (f"/{epochs}" if epochs else "")]
-    for k, v in row.items():
-        if k not in ("epoch", "epoch_seconds") and isinstance(v, float):
-            parts.append(f"{k} {v:.4f}")
-    if "epoch_seconds" in row:
-        parts.append(f"{row['epoch_seconds']:.1f}s")
-    return " | ".join(parts)
-
-
-@contextlib.contextmanager
-def epoch_lines(
-    run_dir: pathlib.Path, epochs: int | None, enabled: bool
-) -> Iterator[None]:
-    """Off a terminal, print one plain line per finished epoch to stderr (read
-    from the run's `metrics.json`) instead of progress-bar updates."""
-    if not enabled:
-        yield
-        return
-    path = run_dir / "metrics.json"
-
-    def rows() -> list:
-        try:
-            data = json.loads(path.read_bytes())
-        except (OSError, ValueError):
-            return []
-        return data if isinstance(data, list) else []
-
-    seen = {json.dumps(r, sort_keys=True) for r in rows()}
-    stop = threading.Event()
-
-    def poll() -> None:
-        for r in rows():
-            key = json.dumps(r, sort_keys=True)
-            if key not in seen and isinstance(r, dict):
-                seen.add(key)
-                print(_summary(r, epochs), file=sys.stderr, flush=True)
-
-    def loop() -> None:
-        while not stop.wait(0.5):
-            poll()
-
-    thread = threading.Thread(target=loop, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-        poll()
 
 
 def _objective(meta: dict, run: str):
@@ -188,22 +133,21 @@ def _train(args, progress: bool) -> int:
     RunDir(out).check_writable()  # before loading data or training
     spec = CLASSIFIERS[args.model]
     arrays = _apps.load_dataset(spec.dataset, args.data)
-    with epoch_lines(out, args.epochs, enabled=not progress):
-        res = train_classifier(
-            args.model,
-            arrays,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            learning_rate=args.lr,
-            seed=args.seed,
-            out_dir=out,
-            resume=not args.no_resume,
-            force_resume=args.force_resume,
-            progress=progress,
-            max_batches=args.max_batches,
-            checkpoint_every=args.checkpoint_every,
-            augment=AUGMENTATIONS[spec.dataset] if args.augment else None,
-        )
+    res = train_classifier(
+        args.model,
+        arrays,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        seed=args.seed,
+        out_dir=out,
+        resume=not args.no_resume,
+        force_resume=args.force_resume,
+        progress=progress,
+        max_batches=args.max_batches,
+        checkpoint_every=args.checkpoint_every,
+        augment=AUGMENTATIONS[spec.dataset] if args.augment else None,
+    )
     if res.status != "completed":
         saved = (
             f"{res.checkpoint}" if res.checkpoint and res.checkpoint.exists() else ""
@@ -227,6 +171,26 @@ def _train(args, progress: bool) -> int:
     return 0
 
 
+def _reproduce_data(given: list[str] | None, models: list[str]) -> dict[str, str]:
+    """`--data` values as {dataset: path}: `mnist=PATH`, `cifar10=PATH`, or a bare
+    PATH when the models use one dataset."""
+    datasets = sorted({CLASSIFIERS[m].dataset for m in models})
+    out: dict[str, str] = {}
+    for item in given or []:
+        name, sep, path = item.partition("=")
+        if sep and name in ("mnist", "cifar10"):
+            out[name] = path
+        elif len(datasets) == 1:
+            out[datasets[0]] = item
+        else:
+            raise ValueError(
+                f"--data {item!r}: the models use {' and '.join(datasets)}, so say "
+                "which dataset the path is for, e.g. --data mnist=PATH --data "
+                "cifar10=PATH."
+            )
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `hamax` command; returns the exit code."""
     args = _parser().parse_args(argv)
@@ -235,19 +199,19 @@ def main(argv: list[str] | None = None) -> int:
     from .data import ChecksumError, DataUnavailableError
     from .training import RunLockedError
 
-    # Progress bars on a terminal; elsewhere (logs, CI) one plain line per epoch.
-    progress = sys.stderr.isatty()
+    # One line per epoch on stderr; a progress bar within an epoch on a terminal
+    # only (logs and CI get no carriage-return updates).
+    progress = True
     try:
         if args.command == "demo":
-            with epoch_lines(pathlib.Path(args.out) / "run", None, not progress):
-                summary = _apps.run_demo(
-                    args.out,
-                    data=args.data,
-                    model=args.model,
-                    epochs=args.epochs,
-                    seed=args.seed,
-                    progress=progress,
-                )
+            summary = _apps.run_demo(
+                args.out,
+                data=args.data,
+                model=args.model,
+                epochs=args.epochs,
+                seed=args.seed,
+                progress=progress,
+            )
             return 0 if summary["status"] == "completed" else NONFINITE_EXIT
         if args.command == "train":
             return _train(args, progress)
@@ -255,16 +219,20 @@ def main(argv: list[str] | None = None) -> int:
             return _eval(args)
         if args.command == "retrieve":
             return _retrieve(args)
-        _apps.run_reproduce(
+        from ._app_reproduce import run_reproduce
+
+        rows = run_reproduce(
             args.out,
             models=args.models,
             epochs=args.epochs,
-            data=args.data,
+            data=_reproduce_data(args.data, args.models),
             seed=args.seed,
             augment=args.augment,
+            max_batches=args.max_batches,
             progress=progress,
+            command=shlex.join(["hamax", *(sys.argv[1:] if argv is None else argv)]),
         )
-        return 0
+        return 0 if all(r["status"] == "completed" for r in rows) else NONFINITE_EXIT
     except (
         DataUnavailableError,
         ChecksumError,

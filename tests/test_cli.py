@@ -4,6 +4,7 @@ import argparse
 import json
 import pathlib
 
+import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
@@ -295,8 +296,41 @@ def test_demo_checks_figure2(small_npz, tmp_path, capsys):
         assert pathlib.Path(p).read_bytes()[:8] == PNG
 
 
-def test_reproduce_writes_a_table(small_npz, tmp_path, capsys):
-    argv = ["reproduce", "--data", str(small_npz), "--epochs", "1"]
-    assert main([*argv, "--models", "hn_relu_mnist", "--out", str(tmp_path)]) == 0
-    assert "| hn_relu_mnist | 1 |" in capsys.readouterr().out
-    assert (tmp_path / "results.md").exists()
+def test_reproduce_runs_in_chunks_and_writes_curves_and_records(
+    small_npz, tmp_path, capsys
+):
+    # The paper's protocol with augmentation, two chunks (--epochs 1, then 2)
+    # against one uninterrupted run: identical parameters.
+    base = ["reproduce", "--data", str(small_npz), "--models", "hn_relu_mnist"]
+    base += ["--max-batches", "2"]
+    chunks, whole = tmp_path / "chunks", tmp_path / "whole"
+    assert main([*base, "--epochs", "1", "--out", str(chunks)]) == 0
+    assert main([*base, "--epochs", "2", "--out", str(chunks)]) == 0
+    cap = capsys.readouterr()
+    assert "| hn_relu_mnist | 2 |" in cap.out and "| 98.74% |" in cap.out
+    lines = [ln for ln in cap.err.splitlines() if ln.startswith("epoch ")]
+    assert [ln.split(" | ")[0] for ln in lines] == ["epoch 1/1", "epoch 2/2"]
+    assert all(" | ETA " in ln for ln in lines) and "\r" not in cap.err
+    assert main([*base, "--epochs", "2", "--out", str(whole)]) == 0
+    a, _ = hamax.load_run(chunks / "hn_relu_mnist")
+    b, _ = hamax.load_run(whole / "hn_relu_mnist")
+    for p, q in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)):
+        assert (np.asarray(p) == np.asarray(q)).all()
+    run = chunks / "hn_relu_mnist"
+    rec = json.loads((run / "reproduce.json").read_text())
+    assert rec["epochs"] == 2 and rec["paper_100_epochs"] == 98.74
+    assert rec["command"] == "hamax " + " ".join(
+        [*base[:], "--epochs", "2", "--out", str(chunks)]
+    )
+    assert rec["versions"]["jax"] and "cores" in rec["machine"]
+    assert (
+        rec["augment"].startswith("Augment(") and rec["protocol"]["batch_size"] == 400
+    )
+    assert len((run / "metrics.csv").read_text().strip().splitlines()) == 3
+    assert (run / "curves.png").read_bytes()[:8] == PNG
+    assert (chunks / "results.md").exists() and (chunks / "results.json").exists()
+    # One --data path for models on two datasets is ambiguous.
+    argv = ["reproduce", "--data", str(small_npz), "--models", "hn_relu_mnist"]
+    argv += ["hn_relu_cifar10", "--out", str(tmp_path / "x")]
+    assert main(argv) == 1
+    assert "say which dataset the path is for" in capsys.readouterr().err

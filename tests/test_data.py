@@ -2,6 +2,8 @@ import gzip
 import hashlib
 import pathlib
 
+import jax
+import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
@@ -274,3 +276,72 @@ def test_truncated_or_bomb_gz_is_a_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(_mnist, "_MAX_IDX_BYTES", 4096)
     with pytest.raises(ValueError, match=r"decompresses to more than 4096 bytes"):
         D.load_mnist(tmp_path, download=False)
+
+
+def test_augment_crop_equals_jax_image_resize_of_the_crop():
+    # The separable bilinear matrices against an independent implementation:
+    # jax.image.scale_and_translate mapping the crop [y0, y0 + ch) onto the image.
+    from hamax.data._augment import _bilinear
+
+    img = jr.uniform(jr.key(0), (12, 10, 2), jnp.float32)
+    y0, ch, x0, cw = 1.7, 8.3, 0.0, 9.1
+    ry = _bilinear(
+        jnp.array([y0], jnp.float32), jnp.array([ch], jnp.float32), 12, jnp.float32
+    )[0]
+    rx = _bilinear(
+        jnp.array([x0], jnp.float32), jnp.array([cw], jnp.float32), 10, jnp.float32
+    )[0]
+    ours = jnp.einsum("ik,klc,jl->ijc", ry, img, rx)
+    sy, sx = 12 / ch, 10 / cw
+    ref = jax.image.scale_and_translate(
+        img,
+        img.shape,
+        (0, 1),
+        jnp.array([sy, sx], jnp.float32),
+        jnp.array([-y0 * sy, -x0 * sx], jnp.float32),
+        "linear",
+    )
+    np.testing.assert_allclose(ours, ref, atol=1e-5)
+    # rows of an interpolation matrix sum to one (a resize keeps constants)
+    np.testing.assert_allclose(ry.sum(1), 1.0, atol=1e-6)
+
+
+def test_augment_table2_settings_erasing_flip_and_errors():
+    aug = D.AUGMENTATIONS["mnist"]  # the paper's Table 2, MNIST column
+    assert (aug.crop_scale, aug.crop_ratio, aug.jitter, aug.erase_prob) == (
+        (0.9, 1.0),
+        (0.75, 1.33),
+        0.4,
+        0.1,
+    )
+    c = D.AUGMENTATIONS["cifar10"]
+    assert (c.crop_scale, c.hflip, c.jitter, c.erase_prob) == (
+        (0.2, 1.0),
+        0.5,
+        0.5,
+        0.2,
+    )
+    imgs = jnp.ones((64, 8, 8, 3))
+    erased = D.Augment(erase_prob=1.0, erase_value=(0.25, 0.5, 0.75))(
+        imgs, key=jr.key(0)
+    )
+    changed = np.asarray(erased != 1.0).any(axis=(1, 2, 3))
+    assert changed.all()  # every image erased once, to the given colour
+    vals = np.unique(np.asarray(erased).reshape(-1, 3), axis=0)
+    assert {tuple(v) for v in vals} == {(1.0, 1.0, 1.0), (0.25, 0.5, 0.75)}
+    ramp = jnp.broadcast_to(jnp.arange(8.0)[None, None, :, None], (400, 8, 8, 1))
+    flipped = D.Augment(hflip=0.5)(ramp, key=jr.key(1))
+    share = float((flipped[:, 0, 0, 0] == 7.0).mean())
+    assert 0.4 < share < 0.6  # about half mirrored
+    with pytest.raises(ValueError, match=r"Augment\(hflip=1.5\) must be a probability"):
+        D.Augment(hflip=1.5)
+    with pytest.raises(
+        ValueError, match=r"Augment\(crop_scale=\(0.5, 0.2\)\) must be a range"
+    ):
+        D.Augment(crop_scale=(0.5, 0.2))
+    with pytest.raises(ValueError, match=r"area fractions must be at most 1"):
+        D.Augment(crop_scale=(0.5, 2.0))
+    with pytest.raises(ValueError, match=r"Augment\(jitter=-1.0\) must be >= 0"):
+        D.Augment(jitter=-1.0)
+    with pytest.raises(ValueError, match=r"needs 1 or 3 values for 3-channel"):
+        D.Augment(erase_prob=0.5, erase_value=(0.1, 0.2))(imgs, key=jr.key(0))

@@ -430,3 +430,61 @@ def test_conv_call_shape_errors(cls, getkey):
     )
     with pytest.raises(ValueError, match=expected):
         s(jnp.ones((6, 6, 2)), jnp.ones((2, 2, 3)))
+
+
+def test_conv_pool_computes_only_what_its_pooling_reads(getkey):
+    # Issue #18: the paper's second conv makes 5x5 outputs of which a 2x2 VALID
+    # pooling reads 4x4. The cropped convolution must equal pooling the full one
+    # (values and both gradients) for any kernel, stride, padding and window.
+    from hamax.synapses._conv import conv
+    from hamax.synapses._conv_pool import pool
+
+    cases = [
+        ((10, 10, 2), 3, 1, "SAME", 2, None, "max"),  # the paper's 5x5 -> 4x4
+        ((10, 10, 2), 3, 2, "SAME", 2, None, "soft"),
+        ((11, 9, 1), (3, 2), (2, 1), "VALID", (2, 3), None, "avg"),
+        ((12, 12, 3), 5, 2, 1, 3, 2, "max"),
+        ((9, 13, 2), 2, 3, ((2, 0), (1, 3)), (2, 2), (1, 3), "soft"),
+        ((8, 8, 1), 3, 1, "VALID", 4, 4, "avg"),  # exact fit: nothing to crop
+    ]
+    for shape, k, s, pad, win, pstr, kind in cases:
+        syn = S.ConvPoolSynapse(
+            k, s, pad, pool=kind, pool_window=win, pool_strides=pstr, pool_beta=1.3
+        )
+        W = jr.normal(getkey(), (*syn.kernel_size, shape[-1], 4), jnp.float64)
+        g1 = jr.normal(getkey(), shape, jnp.float64)
+
+        def full(W, g1, syn=syn, kind=kind):
+            h = conv(g1, W, syn.strides, syn.padding)
+            return pool(h, kind, syn.pool_window, syn.pool_strides, 1.3)
+
+        def cropped(W, g1, syn=syn):
+            return eqx.tree_at(
+                lambda m: m.W, syn, W, is_leaf=lambda x: x is None
+            ).forward(g1)
+
+        @jax.jit
+        def both(W, g1):
+            def value_and_grads(f):
+                return f(W, g1), jax.grad(
+                    lambda W, g: jnp.sum(jnp.sin(f(W, g))), (0, 1)
+                )(W, g1)
+
+            return value_and_grads(full), value_and_grads(cropped)
+
+        (ref, gf), (out, gc) = both(W, g1)
+        assert out.shape == ref.shape
+        np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12)
+        for a, b in zip(gc, gf):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+        # the lax.conv path (GPU default) crops identically
+        r, c = syn._pooled_extent(g1)
+        np.testing.assert_allclose(
+            conv(g1, W, syn.strides, syn.padding, impl="xla", rows_cols=(r, c)),
+            conv(g1, W, syn.strides, syn.padding, impl="xla")[:r, :c],
+            rtol=1e-12,
+            atol=1e-12,
+        )
+    # the paper's conv HAM layer: 5x5 convolution outputs, only 4x4 computed
+    syn = S.ConvPoolSynapse(3, 1, "SAME", pool_window=2)
+    assert syn._pooled_extent(jnp.zeros((5, 5, 1))) == (4, 4)

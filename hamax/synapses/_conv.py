@@ -48,8 +48,12 @@ def conv_padding(padding: Padding):
     return tuple(tuple(p) for p in pads)
 
 
-def conv(g1, W, strides, padding, *, impl: str | None = None):
+def conv(g1, W, strides, padding, *, impl: str | None = None, rows_cols=None):
     """Cross-correlation of one HWC image with an HWIO kernel, as in `lax`.
+
+    `rows_cols=(r, c)` computes only the first `r` rows and `c` columns of the
+    output (what a 'VALID' pooling after it reads), by convolving only the part of
+    the padded input that those outputs see.
 
     `impl="matmul"` (the default on CPU) gathers the kernel windows into one
     `(positions, kh * kw * c_in)` patch matrix and multiplies it with the kernel,
@@ -65,7 +69,8 @@ def conv(g1, W, strides, padding, *, impl: str | None = None):
     if impl not in ("matmul", "xla"):
         raise ValueError(f"conv expected impl='matmul' or 'xla', got {impl!r}.")
     pads = conv_padding(padding)
-    if impl == "xla":
+    kh, kw, c_in, c_out = W.shape
+    if impl == "xla" and rows_cols is None:
         out = lax.conv_general_dilated(
             g1[None],
             W,
@@ -74,7 +79,6 @@ def conv(g1, W, strides, padding, *, impl: str | None = None):
             dimension_numbers=("NHWC", "HWIO", "NHWC"),
         )
         return out[0]
-    kh, kw, c_in, c_out = W.shape
     if isinstance(pads, str):
         pads = lax.padtype_to_pads(g1.shape[:2], (kh, kw), strides, pads)
     zero = jnp.zeros((), g1.dtype)
@@ -82,6 +86,18 @@ def conv(g1, W, strides, padding, *, impl: str | None = None):
     s0, s1 = strides
     p = (x.shape[0] - kh) // s0 + 1
     q = (x.shape[1] - kw) // s1 + 1
+    if rows_cols is not None:
+        p, q = min(p, rows_cols[0]), min(q, rows_cols[1])
+        x = x[: (p - 1) * s0 + kh, : (q - 1) * s1 + kw]  # what those outputs see
+    if impl == "xla":
+        out = lax.conv_general_dilated(
+            x[None],
+            W,
+            window_strides=strides,
+            padding="VALID",
+            dimension_numbers=("NHWC", "HWIO", "NHWC"),
+        )
+        return out[0]
     windows = [
         lax.slice(
             x,

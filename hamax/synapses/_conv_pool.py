@@ -13,6 +13,7 @@ from ._conv import (
     check_padding,
     checked_kernel,
     conv,
+    conv_padding,
     pair,
     with_new_kernel,
 )
@@ -117,5 +118,26 @@ class ConvPoolSynapse(AbstractDriveSynapse):
     def forward(self, g1: Float[Array, "..."]) -> Float[Array, "h2 w2 cout"]:
         """The pooled convolution, the drive into the output layer."""
         W = checked_kernel("ConvPoolSynapse", self.W, g1)
-        h = conv(g1, W, self.strides, self.padding)
+        h = conv(g1, W, self.strides, self.padding, rows_cols=self._pooled_extent(g1))
         return pool(h, self.pool, self.pool_window, self.pool_strides, self.pool_beta)
+
+    def _pooled_extent(self, g1: Float[Array, "..."]) -> tuple[int, int]:
+        """The rows and columns of the convolution's output that the 'VALID'
+        pooling reads: the convolution computes only those (e.g. 4 x 4 of a
+        5 x 5 output for a 2 x 2 pooling), and nothing else is differentiated."""
+        kh, kw = self.kernel_size
+        pads = conv_padding(self.padding)
+        if isinstance(pads, str):
+            pads = lax.padtype_to_pads(g1.shape[:2], (kh, kw), self.strides, pads)
+        extent = []
+        for n, k, s, (lo, hi), a, t in zip(
+            g1.shape[:2],
+            (kh, kw),
+            self.strides,
+            pads,
+            self.pool_window,
+            self.pool_strides,
+        ):
+            full = (n + lo + hi - k) // s + 1
+            extent.append(((full - a) // t) * t + a if full >= a else full)
+        return extent[0], extent[1]

@@ -3,6 +3,7 @@
 import pathlib
 from collections.abc import Sequence
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -103,17 +104,9 @@ def train_classifier(
         spec.image: standardize(data["x_test"], spec.dataset),
         spec.label: y_test,
     }
-    transform = None
-    if augment is not None:
-        mean, std = (jnp.asarray(a, jnp.float32) for a in STATS[spec.dataset])
-
-        def transform(batch, key):
-            x = batch[spec.image]
-            return {
-                **batch,
-                spec.image: (augment(x * std + mean, key=key) - mean) / std,
-            }
-
+    transform = (
+        None if augment is None else _Augmented(augment, spec.image, spec.dataset)
+    )
     return train(
         ham,
         objective,
@@ -135,3 +128,24 @@ def train_classifier(
         devices=devices,
         meta={"model": model, "hyperparams": hyperparams or {}},
     )
+
+
+class _Augmented(eqx.Module):
+    """Augment the standardised images of a batch: undo the standardisation,
+    augment in [0, 1], standardise again. Its repr (the augmentation's settings)
+    is what a resume compares."""
+
+    augment: Augment
+    image: str = eqx.field(static=True)
+    dataset: str = eqx.field(static=True)
+
+    def __call__(self, batch, key):
+        mean, std = (
+            jnp.asarray(a, jnp.float32).reshape(1, 1, 1, -1)
+            for a in STATS[self.dataset]
+        )
+        x = batch[self.image]
+        return {
+            **batch,
+            self.image: (self.augment(x * std + mean, key=key) - mean) / std,
+        }

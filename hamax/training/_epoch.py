@@ -98,13 +98,8 @@ def run_epoch(
             if i < first:
                 continue
             if transform is not None:
-                batch = {
-                    k: np.asarray(v)
-                    for k, v in transform(
-                        {k: jnp.asarray(v) for k, v in batch.items()},
-                        jr.fold_in(key, i),
-                    ).items()
-                }
+                out = transform(batch, jr.fold_in(key, i))
+                batch = {k: np.asarray(v) for k, v in out.items()}
             step_key = jr.fold_in(jr.fold_in(key, i), 1)
             new_ham, new_opt, loss, metrics = make_step(
                 ham,

@@ -2,6 +2,7 @@
 
 import dataclasses
 import pathlib
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -18,6 +19,7 @@ from ._evaluate import evaluate
 from ._objective_io import objective_to_json
 from ._objectives import AbstractObjective
 from ._parallel import data_parallel
+from ._report import describe, epoch_line, say, write_metrics
 from ._rundir import RunDir
 from ._step import adamw, init_opt_state
 from ._validate import check_args
@@ -88,7 +90,8 @@ def train(
     - `batch_size`; `optim` (default [`hamax.training.adamw`][]`(learning_rate,
       weight_decay=weight_decay)`, the paper's).
     - `transform`: `transform(batch, key) -> batch` applied to each training
-      batch on the device (e.g. augmentation).
+      batch (e.g. a [`hamax.data.Augment`][]); it is traced once under
+      `jax.jit`, so it must be a JAX function of the batch arrays.
     - `out_dir`: the run directory; `resume` continues a checkpoint there;
       a resume whose settings differ from the saved ones is refused unless
       `force_resume`.
@@ -135,6 +138,7 @@ def train(
         "seed": seed,
         "max_batches": max_batches,
         "optimizer": optimizer,
+        "transform": describe(transform),
     }
     run = RunDir(out_dir) if out_dir is not None else None
     state = EpochState()
@@ -168,6 +172,8 @@ def train(
             }
             _checkpoint.save(run.checkpoint, (ham, opt_state), meta=info, spec=spec)
 
+        jitted_transform = None if transform is None else jax.jit(transform)
+        clock = time.perf_counter()
         for epoch in range(start, epochs):
             rng = np.random.default_rng([seed, epoch])
             batches = iterate_batches(tuple(train_data.values()), batch_size, rng=rng)
@@ -178,7 +184,7 @@ def train(
                 ({k: v for k, v in zip(keys, b)} for b in batches),
                 objective=objective,
                 optim=optim,
-                transform=transform,
+                transform=jitted_transform,
                 key=jr.fold_in(jr.key(seed), epoch),
                 epoch=epoch,
                 epochs=epochs,
@@ -208,9 +214,7 @@ def train(
                 where = f"epoch {epoch + 1}, batch {out.failure['batch']}"
                 status = f"stopped: non-finite loss at {where}"
                 if progress:
-                    from tqdm.auto import tqdm
-
-                    tqdm.write(msg)
+                    say(msg)
                 break
             row = {
                 "epoch": epoch + 1,
@@ -233,9 +237,9 @@ def train(
                 )
                 write_metrics(run, history)
             if progress:
-                from tqdm.auto import tqdm
-
-                tqdm.write(_summary(row, epochs))
+                done = epoch + 1 - start
+                eta = (time.perf_counter() - clock) / done * (epochs - epoch - 1)
+                say(epoch_line(row, epochs, eta))
             state = EpochState()
         return TrainResult(
             ham, history, run.checkpoint if run else None, status, opt_state
@@ -243,32 +247,6 @@ def train(
     finally:
         if run is not None:
             run.release()
-
-
-def write_metrics(run: RunDir, history: list[dict]) -> None:
-    """`metrics.json` and `metrics.csv` of `history`, written atomically."""
-    import csv
-    import io
-    import json
-
-    from ..data._download import atomic_write_bytes
-
-    atomic_write_bytes(run.metrics_json, json.dumps(history, indent=1).encode())
-    buf = io.StringIO()
-    fields = list(dict.fromkeys(k for row in history for k in row))
-    writer = csv.DictWriter(buf, fieldnames=fields)
-    writer.writeheader()
-    writer.writerows(history)
-    atomic_write_bytes(run.metrics_csv, buf.getvalue().encode())
-
-
-def _summary(row: dict, epochs: int) -> str:
-    parts = [f"epoch {row['epoch']}/{epochs}"]
-    for k, v in row.items():
-        if k not in ("epoch", "epoch_seconds") and isinstance(v, float):
-            parts.append(f"{k} {v:.4f}")
-    parts.append(f"{row['epoch_seconds']:.1f}s")
-    return " | ".join(parts)
 
 
 def _last_good(run, history, start, st) -> str:
