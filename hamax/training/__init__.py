@@ -11,6 +11,11 @@ from ._classify import (
     log_probs as log_probs,
     standardize as standardize,
 )
+from ._distributed import (
+    initialize_distributed as initialize_distributed,
+    is_writer as is_writer,
+    resolve_distributed as resolve_distributed,
+)
 from ._evaluate import evaluate as evaluate
 from ._joint import Joint as Joint
 from ._objective_io import (
