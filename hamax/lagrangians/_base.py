@@ -61,3 +61,14 @@ def check_hyperparameter(
             f"{owner} expected `{name}` to be finite and {op} {low:g} ({why}), got "
             f"{name}={value!r:.60}" + ("" if a.ndim == 0 else f" (holding {bad})") + "."
         )
+
+
+# beta is an inverse temperature: the Lagrangians divide by it, so beta = 0 gives
+# NaN energies and beta < 0 makes them concave.
+_BETA_WHY = "the Lagrangian divides by it and must stay convex; use e.g. beta=1.0"
+
+
+def check_beta(owner: str, beta: Any) -> None:
+    """Raise `ValueError` unless a concrete inverse temperature `beta` is finite
+    and > 0 (the check every tempered Lagrangian shares)."""
+    check_hyperparameter(owner, "beta", beta, low=0.0, strict=True, why=_BETA_WHY)

@@ -2,12 +2,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from .._custom_types import Scalar, ScalarLike
-from ._base import AbstractLagrangian, check_hyperparameter
-
-
-# beta is an inverse temperature: the Lagrangians divide by it, so beta = 0 gives
-# NaN energies and beta < 0 makes them concave.
-_BETA_WHY = "the Lagrangian divides by it and must stay convex; use e.g. beta=1.0"
+from ._base import AbstractLagrangian, check_beta
 
 
 # exp(y) is used exactly up to y = _EXP_MAX; beyond it the function continues by
@@ -35,9 +30,7 @@ class Exp(AbstractLagrangian):
     beta: ScalarLike = 1.0
 
     def __check_init__(self):
-        check_hyperparameter(
-            "Exp", "beta", self.beta, low=0.0, strict=True, why=_BETA_WHY
-        )
+        check_beta("Exp", self.beta)
 
     def __call__(self, x: Float[Array, "*shape"]) -> Scalar:
         return jnp.sum(_safe_exp_integral(self.beta * x)) / self.beta
@@ -54,9 +47,7 @@ class RExp(AbstractLagrangian):
     beta: ScalarLike = 1.0
 
     def __check_init__(self):
-        check_hyperparameter(
-            "RExp", "beta", self.beta, low=0.0, strict=True, why=_BETA_WHY
-        )
+        check_beta("RExp", self.beta)
 
     def __call__(self, x: Float[Array, "*shape"]) -> Scalar:
         xp = jnp.maximum(x, 0)

@@ -71,6 +71,7 @@ def lagr_layernorm(
     return LayerNorm(gamma=gamma, delta=delta, axis=axis, eps=eps)(x)
 
 
+# lagr_layernorm's parameters again: each function spells out its hamux 0.2 signature.
 def lagr_spherical_norm(
     x: Float[Array, "*shape"],
     gamma: float = 1.0,

@@ -15,24 +15,33 @@ def _axis_size(x, axis) -> int:
     return math.prod(x.shape[a] for a in axes)
 
 
-def _check(owner: str, gamma, eps) -> None:
-    # Only concrete numbers can be checked; a traced or learnable gamma is trusted.
-    check_hyperparameter(
-        owner,
-        "gamma",
-        gamma,
-        low=0.0,
-        strict=False,
-        why="the Lagrangian must be convex",
-    )
-    check_hyperparameter(
-        owner,
-        "eps",
-        eps,
-        low=0.0,
-        strict=False,
-        why="it is added under a square root; use e.g. eps=1e-5",
-    )
+class _AbstractNorm(AbstractLagrangian):
+    # The hyperparameters and their checks shared by the normalisation
+    # Lagrangians; each concrete class declares the fields (equinox's
+    # abstract/final pattern) and implements `__call__`.
+    gamma: eqx.AbstractVar[ScalarLike]
+    eps: eqx.AbstractVar[float]
+
+    def __check_init__(self):
+        # Only concrete numbers can be checked; a traced or learnable gamma is
+        # trusted.
+        owner = type(self).__name__
+        check_hyperparameter(
+            owner,
+            "gamma",
+            self.gamma,
+            low=0.0,
+            strict=False,
+            why="the Lagrangian must be convex",
+        )
+        check_hyperparameter(
+            owner,
+            "eps",
+            self.eps,
+            low=0.0,
+            strict=False,
+            why="it is added under a square root; use e.g. eps=1e-5",
+        )
 
 
 def _delta_term(delta, x):
@@ -41,7 +50,7 @@ def _delta_term(delta, x):
     return jnp.sum(jnp.broadcast_to(jnp.asarray(delta, dtype=x.dtype), x.shape) * x)
 
 
-class LayerNorm(AbstractLagrangian):
+class LayerNorm(_AbstractNorm):
     r"""Lagrangian of layer normalisation.
 
     $L(x) = \sum_{\text{rows}} D\gamma\sqrt{\mathrm{Var}(x) + \epsilon} +
@@ -56,9 +65,6 @@ class LayerNorm(AbstractLagrangian):
     axis: int | tuple[int, ...] | None = eqx.field(static=True, default=-1)
     eps: float = eqx.field(static=True, default=1e-5)
 
-    def __check_init__(self):
-        _check("LayerNorm", self.gamma, self.eps)
-
     def __call__(self, x: Float[Array, "*shape"]) -> Scalar:
         d = _axis_size(x, self.axis)
         xc = x - jnp.mean(x, axis=self.axis, keepdims=True)
@@ -66,7 +72,7 @@ class LayerNorm(AbstractLagrangian):
         return d * self.gamma * jnp.sum(std) + _delta_term(self.delta, x)
 
 
-class SphericalNorm(AbstractLagrangian):
+class SphericalNorm(_AbstractNorm):
     r"""Lagrangian of L2 (spherical) normalisation.
 
     $L(x) = \sum_{\text{rows}} \gamma\sqrt{\lVert x\rVert^2 + \epsilon} +
@@ -78,9 +84,6 @@ class SphericalNorm(AbstractLagrangian):
     delta: TensorLike = 0.0
     axis: int | tuple[int, ...] | None = eqx.field(static=True, default=-1)
     eps: float = eqx.field(static=True, default=1e-5)
-
-    def __check_init__(self):
-        _check("SphericalNorm", self.gamma, self.eps)
 
     def __call__(self, x: Float[Array, "*shape"]) -> Scalar:
         norm = jnp.sqrt(jnp.sum(x * x, axis=self.axis) + self.eps)

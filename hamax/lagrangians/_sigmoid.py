@@ -3,12 +3,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from .._custom_types import Scalar, ScalarLike
-from ._base import AbstractLagrangian, check_hyperparameter
-
-
-# beta is an inverse temperature: the Lagrangians divide by it, so beta = 0 gives
-# NaN energies and beta < 0 makes them concave.
-_BETA_WHY = "the Lagrangian divides by it and must stay convex; use e.g. beta=1.0"
+from ._base import AbstractLagrangian, check_beta
 
 
 def _logcosh(y):
@@ -64,9 +59,7 @@ class Tanh(AbstractLagrangian):
     beta: ScalarLike = 1.0
 
     def __check_init__(self):
-        check_hyperparameter(
-            "Tanh", "beta", self.beta, low=0.0, strict=True, why=_BETA_WHY
-        )
+        check_beta("Tanh", self.beta)
 
     def __call__(self, x: Float[Array, "*shape"]) -> Scalar:
         return jnp.sum(_tanh_lagrangian(x, _as_param(self.beta, x)))
@@ -82,9 +75,7 @@ class Sigmoid(AbstractLagrangian):
     beta: ScalarLike = 1.0
 
     def __check_init__(self):
-        check_hyperparameter(
-            "Sigmoid", "beta", self.beta, low=0.0, strict=True, why=_BETA_WHY
-        )
+        check_beta("Sigmoid", self.beta)
 
     def __call__(self, x: Float[Array, "*shape"]) -> Scalar:
         return jnp.sum(_sigmoid_lagrangian(x, _as_param(self.beta, x)))

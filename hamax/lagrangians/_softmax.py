@@ -4,12 +4,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from .._custom_types import Scalar, ScalarLike
-from ._base import AbstractLagrangian, check_hyperparameter
-
-
-# beta is an inverse temperature: the Lagrangians divide by it, so beta = 0 gives
-# NaN energies and beta < 0 makes them concave.
-_BETA_WHY = "the Lagrangian divides by it and must stay convex; use e.g. beta=1.0"
+from ._base import AbstractLagrangian, check_beta
 
 
 class Softmax(AbstractLagrangian):
@@ -25,9 +20,7 @@ class Softmax(AbstractLagrangian):
     axis: int | tuple[int, ...] | None = eqx.field(static=True, default=-1)
 
     def __check_init__(self):
-        check_hyperparameter(
-            "Softmax", "beta", self.beta, low=0.0, strict=True, why=_BETA_WHY
-        )
+        check_beta("Softmax", self.beta)
 
     def __call__(self, x: Float[Array, "*shape"]) -> Scalar:
         return jnp.sum(jax.nn.logsumexp(self.beta * x, axis=self.axis)) / self.beta
@@ -53,9 +46,7 @@ class Ghostmax(AbstractLagrangian):
     axis: int | tuple[int, ...] | None = eqx.field(static=True, default=-1)
 
     def __check_init__(self):
-        check_hyperparameter(
-            "Ghostmax", "beta", self.beta, low=0.0, strict=True, why=_BETA_WHY
-        )
+        check_beta("Ghostmax", self.beta)
 
     def __call__(self, x: Float[Array, "*shape"]) -> Scalar:
         return jnp.sum(_ghost_logsumexp(self.beta * x, self.axis)) / self.beta
