@@ -1,5 +1,8 @@
 """The seeds' layer and synapse constructors, built on the core classes."""
 
+from typing import ClassVar
+
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
@@ -145,15 +148,46 @@ def _beta(hidden_lagrangian) -> float:
     )
 
 
-class _SeedAttention(AbstractSynapse):
-    # Wraps the core attention synapse so that `stdinit` (the seeds' standard
-    # deviation of the projections) is honoured; the core draws 1/sqrt(d).
-    inner: _Attention | _SelfAttention
-    stdinit: float
+class WrappedSynapse(AbstractSynapse):
+    """A seeds' synapse as a view of a core synapse (`inner`), which holds the
+    parameters and computes the energy and its clamp-time drive (`partial`)."""
+
+    inner: eqx.AbstractVar[AbstractSynapse]
 
     @property
     def is_initialized(self) -> bool:
         return self.inner.is_initialized
+
+    def partial(self, fixed):
+        return self.inner.partial(fixed)
+
+    def __call__(self, *gs):
+        return self.inner(*gs)
+
+
+class _SeedAttention(WrappedSynapse):
+    # Wraps the core attention synapse (`_core`) so that `stdinit` (the seeds'
+    # standard deviation of the projections) is honoured; the core draws
+    # 1/sqrt(d).
+    inner: _Attention | _SelfAttention
+    stdinit: float
+    _core: ClassVar[type[_Attention] | type[_SelfAttention]]
+
+    def __init__(
+        self,
+        num_heads: int = 1,
+        zspace_dim: int = 64,
+        stdinit: float = 0.02,
+        hidden_lagrangian=None,
+        *,
+        inner: _Attention | _SelfAttention | None = None,
+    ):
+        self.stdinit = stdinit
+        self.inner = (
+            self._core(num_heads, zspace_dim, _beta(hidden_lagrangian))
+            if inner is None
+            else inner
+        )
 
     @property
     def Wq(self):
@@ -171,7 +205,8 @@ class _SeedAttention(AbstractSynapse):
         h, y = self.inner.num_heads, self.inner.head_dim
         Wq = self.stdinit * jr.normal(kq, (h, y, dq), dtype)
         Wk = self.stdinit * jr.normal(kk, (h, y, dk), dtype)
-        return type(self.inner)(h, y, self.inner.beta, Wq=Wq, Wk=Wk)
+        inner = self._core(h, y, self.inner.beta, Wq=Wq, Wk=Wk)
+        return type(self)(stdinit=self.stdinit, inner=inner)
 
 
 class AttentionSynapse(_SeedAttention):
@@ -181,30 +216,12 @@ class AttentionSynapse(_SeedAttention):
     deviation `stdinit`."""
 
     arity = 2
-
-    def __init__(
-        self,
-        num_heads: int = 1,
-        zspace_dim: int = 64,
-        stdinit: float = 0.02,
-        hidden_lagrangian=None,
-        *,
-        inner: _Attention | None = None,
-    ):
-        self.stdinit = stdinit
-        self.inner = (
-            _Attention(num_heads, zspace_dim, _beta(hidden_lagrangian))
-            if inner is None
-            else inner
-        )
+    _core = _Attention
+    __init__ = _SeedAttention.__init__  # for type checkers; equinox inherits it
 
     def init(self, shapes, *, dtype=None, key):
         sq, sk = shapes
-        inner = self._projections(sq[-1], sk[-1], dtype, key)
-        return AttentionSynapse(stdinit=self.stdinit, inner=inner)
-
-    def __call__(self, gq, gk):
-        return self.inner(gq, gk)  # type: ignore[call-arg]
+        return self._projections(sq[-1], sk[-1], dtype, key)
 
 
 class SelfAttentionSynapse(_SeedAttention):
@@ -214,32 +231,14 @@ class SelfAttentionSynapse(_SeedAttention):
     deviation `stdinit`."""
 
     arity = 1
-
-    def __init__(
-        self,
-        num_heads: int = 1,
-        zspace_dim: int = 64,
-        stdinit: float = 0.02,
-        hidden_lagrangian=None,
-        *,
-        inner: _SelfAttention | None = None,
-    ):
-        self.stdinit = stdinit
-        self.inner = (
-            _SelfAttention(num_heads, zspace_dim, _beta(hidden_lagrangian))
-            if inner is None
-            else inner
-        )
+    _core = _SelfAttention
+    __init__ = _SeedAttention.__init__  # for type checkers; equinox inherits it
 
     def init(self, shapes, *, dtype=None, key):
         (shape,) = shapes
         # Trace the core init only for its token-count check (no key is drawn).
         jax.eval_shape(lambda k: self.inner.init(shapes, dtype=dtype, key=k), key)
-        inner = self._projections(shape[-1], shape[-1], dtype, key)
-        return SelfAttentionSynapse(stdinit=self.stdinit, inner=inner)
-
-    def __call__(self, g):
-        return self.inner(g)  # type: ignore[call-arg]
+        return self._projections(shape[-1], shape[-1], dtype, key)
 
 
 def _no_extra(owner, kwargs):

@@ -67,31 +67,37 @@ class ListHAM(eqx.Module):
     connections: tuple = eqx.field(static=True)
 
     def __init__(self, layers, synapses, connections, *, core: CoreHAM | None = None):
-        if core is not None:
-            n_layers, n_synapses = core.n_neurons, core.n_synapses
-            self.pending = None
-        else:
+        if core is None:
             layers, synapses = tuple(layers), tuple(synapses)
-            n_layers, n_synapses = len(layers), len(synapses)
-            self.pending = (layers, synapses)
+            self.pending = (
+                {_name(i): layer for i, layer in enumerate(layers)},
+                {_syn(k): s for k, s in enumerate(synapses)},
+            )
+        else:
+            self.pending = None
         self.core = core
-        self.connections = _check_connections(connections, n_layers, n_synapses)
+        neurons, syns = self._named()
+        self.connections = _check_connections(connections, len(neurons), len(syns))
+
+    def _named(self) -> tuple[dict, dict]:
+        # Layers and synapses by name (`layer0, ...`, `synapse0, ...`): the
+        # core's once initialised, else the templates waiting in `.pending`.
+        if self.core is None:
+            assert self.pending is not None
+            return self.pending
+        return self.core.neurons, self.core.synapses
 
     @property
     def layers(self) -> list:
         """The layers, in order (read from `.core` once initialised)."""
-        if self.core is None:
-            assert self.pending is not None
-            return list(self.pending[0])
-        return [self.core.neurons[_name(i)] for i in range(self.core.n_neurons)]
+        neurons = self._named()[0]
+        return [neurons[_name(i)] for i in range(len(neurons))]
 
     @property
     def synapses(self) -> list:
         """The synapses, in order (read from `.core` once initialised)."""
-        if self.core is None:
-            assert self.pending is not None
-            return list(self.pending[1])
-        return [self.core.synapses[_syn(k)] for k in range(self.core.n_synapses)]
+        syns = self._named()[1]
+        return [syns[_syn(k)] for k in range(len(syns))]
 
     # --------------------------------------------------------------- building
     def _build(self, key) -> CoreHAM:
@@ -137,12 +143,12 @@ class ListHAM(eqx.Module):
     @property
     def n_layers(self) -> int:
         """Number of layers."""
-        return len(self.layers)
+        return len(self._named()[0])
 
     @property
     def n_synapses(self) -> int:
         """Number of synapses."""
-        return len(self.synapses)
+        return len(self._named()[1])
 
     @property
     def n_connections(self) -> int:

@@ -78,43 +78,37 @@ def hn(hidden_lagrangian, img_shape, label_shape, nhid: int = 1000, do_norm=Fals
 hn_relu = register_model(named_partial(hn, LRelu(), new_name="hn_relu"))
 hn_repu5 = register_model(named_partial(hn, LRepu(n=5), new_name="hn_repu5"))
 hn_softmax = register_model(named_partial(hn, LSoftmax(), new_name="hn_softmax"))
-_MNIST, _CIFAR = ((784,), (10,)), ((3072,), (10,))
 
 
-@register_model
-def hn_relu_mnist(nhid: int = 1000):
-    """HN (ReLU) on flattened MNIST."""
-    return hn_relu(*_MNIST, nhid=nhid)
+def _preset(name: str, doc: str, build, *args, nhid: int, **kwargs):
+    """Register `build(*args, nhid=nhid, **kwargs)` as the model `name`: a
+    factory whose one argument is `nhid` (the paper's named configurations)."""
+
+    def make(nhid: int = nhid):
+        return build(*args, nhid=nhid, **kwargs)
+
+    make.__name__ = make.__qualname__ = name
+    make.__doc__ = doc
+    return register_model(make)
 
 
-@register_model
-def hn_relu_cifar(nhid: int = 6000):
-    """HN (ReLU) on flattened CIFAR-10."""
-    return hn_relu(*_CIFAR, nhid=nhid)
-
-
-@register_model
-def hn_repu5_mnist(nhid: int = 1000):
-    """Dense associative memory (RePU 5) on flattened MNIST."""
-    return hn_repu5(*_MNIST, nhid=nhid)
-
-
-@register_model
-def hn_repu5_cifar(nhid: int = 6000):
-    """Dense associative memory (RePU 5) on flattened CIFAR-10."""
-    return hn_repu5(*_CIFAR, nhid=nhid)
-
-
-@register_model
-def hn_softmax_mnist(nhid: int = 1000):
-    """HN (softmax, unit-norm memories) on flattened MNIST."""
-    return hn_softmax(*_MNIST, nhid=nhid, do_norm=True)
-
-
-@register_model
-def hn_softmax_cifar(nhid: int = 6000):
-    """HN (softmax, unit-norm memories) on flattened CIFAR-10."""
-    return hn_softmax(*_CIFAR, nhid=nhid, do_norm=True)
+# HN on flattened images: (dataset suffix, title, image shape, default nhid).
+_FLAT = (("mnist", "MNIST", (784,), 1000), ("cifar", "CIFAR-10", (3072,), 6000))
+for _name, _what, _build, _kw in (
+    ("hn_relu", "HN (ReLU)", hn_relu, {}),
+    ("hn_repu5", "Dense associative memory (RePU 5)", hn_repu5, {}),
+    ("hn_softmax", "HN (softmax, unit-norm memories)", hn_softmax, {"do_norm": True}),
+):
+    for _data, _title, _image, _nhid in _FLAT:
+        _preset(
+            f"{_name}_{_data}",
+            f"{_what} on flattened {_title}.",
+            _build,
+            _image,
+            (10,),
+            nhid=_nhid,
+            **_kw,
+        )
 
 
 @register_model
@@ -132,27 +126,21 @@ def conv_ham(s1, s2, s3, pool_type, nhid: int = 1000):
     return ham, ft.partial(fwd_conv, depth=7, dt=0.3)
 
 
-def _conv(name, image, s2, s3, pool):
-    def make(nhid: int = 1000):
-        return conv_ham(image, s2, s3, pool_type=pool, nhid=nhid)
-
-    make.__name__ = make.__qualname__ = name
-    make.__doc__ = f"Conv HAM ({pool} pooling) on {name.rsplit('_', 1)[1]} images."
-    return register_model(make)
-
-
-conv_ham_avgpool_mnist = _conv(
-    "conv_ham_avgpool_mnist", (28, 28, 1), (7, 7, 64), (2, 2, 128), "avg"
+# Conv HAM layer shapes: (dataset suffix, image, second and third layers).
+_CONV = (
+    ("mnist", (28, 28, 1), (7, 7, 64), (2, 2, 128)),
+    ("cifar", (32, 32, 3), (8, 8, 90), (3, 3, 180)),
 )
-conv_ham_maxpool_mnist = _conv(
-    "conv_ham_maxpool_mnist", (28, 28, 1), (7, 7, 64), (2, 2, 128), "max"
-)
-conv_ham_avgpool_cifar = _conv(
-    "conv_ham_avgpool_cifar", (32, 32, 3), (8, 8, 90), (3, 3, 180), "avg"
-)
-conv_ham_maxpool_cifar = _conv(
-    "conv_ham_maxpool_cifar", (32, 32, 3), (8, 8, 90), (3, 3, 180), "max"
-)
+for _data, *_shapes in _CONV:
+    for _pool in ("avg", "max"):
+        _preset(
+            f"conv_ham_{_pool}pool_{_data}",
+            f"Conv HAM ({_pool} pooling) on {_data} images.",
+            conv_ham,
+            *_shapes,
+            pool_type=_pool,
+            nhid=1000,
+        )
 
 
 @register_model

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 
 from ...synapses import DenseSynapse as _Dense, NaryDenseSynapse
 from ...synapses._base import AbstractSynapse
-from .._layers import SeedLayer
+from .._layers import SeedLayer, WrappedSynapse
 
 
 def Layer(
@@ -19,15 +19,11 @@ def Layer(
     return SeedLayer(lagrangian, shape, tau=tau, bias=bias if use_bias else None)
 
 
-class _TreexSynapse(AbstractSynapse):
+class _TreexSynapse(WrappedSynapse):
     # A core synapse that also takes treex's `init(key, inputs)`, where `inputs`
     # are example activations (or their shapes); the HAM's `init(shapes, key=)`
     # keeps working, and the loop-invariant drive (`partial`) is the core's.
     inner: AbstractSynapse
-
-    @property
-    def is_initialized(self) -> bool:
-        return self.inner.is_initialized
 
     @property
     def W(self):
@@ -42,12 +38,6 @@ class _TreexSynapse(AbstractSynapse):
         else:
             (shapes,) = args
         return type(self)(self.inner.init(shapes, dtype=dtype, key=key))
-
-    def partial(self, fixed):
-        return self.inner.partial(fixed)
-
-    def __call__(self, *gs):
-        return self.inner(*gs)
 
 
 class SimpleDenseSynapse(_TreexSynapse):
