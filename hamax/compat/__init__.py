@@ -8,6 +8,7 @@ both HAM flavours behind one `HAM`, hamux 0.2's `lagr_*`, v0.1's layers,
 synapses and `L*` Lagrangian classes.
 """
 
+# Names also in v01, v02, hamax.lagrangians: re-exports are explicit (STYLE.md 3.1).
 from ..lagrangians import (
     ghostmax as ghostmax,
     lagr_exp as lagr_exp,

@@ -1,5 +1,6 @@
 """Convex Lagrangians: each defines a neuron layer's activation and energy."""
 
+# Names also in hamax.compat, compat.v02: re-exports are explicit (STYLE.md 3.1).
 from ._base import AbstractLagrangian as AbstractLagrangian
 from ._exp import Exp as Exp, RExp as RExp
 from ._functional import (

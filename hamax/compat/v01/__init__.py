@@ -5,6 +5,7 @@ return element-wise arrays, as in v0.1; hamux 0.2's summed versions are in
 [`hamax.compat.v02`](../migration.md).
 """
 
+# Names also in v01.lagrangians, hamax.compat: re-exports are explicit (STYLE.md 3.1).
 from .._layers import (
     AttentionSynapse as AttentionSynapse,
     ConvSynapse as ConvSynapse,

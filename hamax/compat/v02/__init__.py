@@ -5,6 +5,7 @@ return the summed scalar, as in hamux 0.2; v0.1's element-wise versions are in
 `hamax.compat.v01`.
 """
 
+# Names also in hamax.compat, hamax.lagrangians: re-exports are explicit (STYLE.md 3.1).
 from ...lagrangians import (
     ghostmax as ghostmax,
     lagr_exp as lagr_exp,

@@ -1,5 +1,6 @@
 """v0.1 Lagrangians (`hmx.lagrangians.LExp()` in the seeds' registry)."""
 
+# Names also in v01 and hamax.compat: re-exports are explicit (STYLE.md 3.1).
 from .._lagrangians import (
     LExp as LExp,
     LIdentity as LIdentity,
