@@ -177,6 +177,12 @@ class HAM(eqx.Module):
         """
         return ClampedSystem(self, values, masks)
 
+    def _not_a_layer(self, name: str, what: str) -> ValueError:
+        return ValueError(
+            f"{what}, which is not a neuron layer (have: "
+            f"{', '.join(map(repr, self.neurons))})." + suggest(name, self.neurons)
+        )
+
     def check_states(self, xs: Any, where: str = "HAM") -> None:
         """Raise a clear ValueError unless `xs` has one state of the right shape per
         layer (trace-time check)."""
@@ -187,11 +193,7 @@ class HAM(eqx.Module):
             )
         for k in xs:
             if k not in self.neurons:
-                raise ValueError(
-                    f"{where} got a state for {k!r}, which is not a neuron layer "
-                    f"(have: {', '.join(map(repr, self.neurons))})."
-                    + suggest(k, self.neurons)
-                )
+                raise self._not_a_layer(k, f"{where} got a state for {k!r}")
         for k, layer in self.neurons.items():
             if k not in xs:
                 raise ValueError(
@@ -273,10 +275,8 @@ class HAM(eqx.Module):
         wanted = tuple(self.neurons) if layers is None else tuple(layers)
         for k in wanted:
             if k not in self.neurons:
-                raise ValueError(
-                    f"HAM.energy_grad got layer {k!r} in `layers`, which is not a "
-                    f"neuron layer (have: {', '.join(map(repr, self.neurons))})."
-                    + suggest(k, self.neurons)
+                raise self._not_a_layer(
+                    k, f"HAM.energy_grad got layer {k!r} in `layers`"
                 )
         touching = [c for c in self.connections if set(c[0]) & set(wanted)]
 

@@ -20,6 +20,19 @@ def _check_layer(ham: HAM, name: str, where: str) -> None:
         )
 
 
+def _one_state(ham: HAM, x0, arg: str, name: str, value) -> Array:
+    """`value` in the dtype of `x0[name]`, checked to be one state of layer `name`
+    (`arg` names the argument it came from in the error)."""
+    value = jnp.asarray(value, x0[name].dtype)
+    if value.shape != ham.neurons[name].shape:
+        raise ValueError(
+            f"retrieve expected {arg}[{name!r}] of shape "
+            f"{ham.neurons[name].shape}, got {value.shape}. It acts on one "
+            "example; batch with jax.vmap."
+        )
+    return value
+
+
 def _check_scale(name: str, value: Any, *, positive: bool) -> float:
     try:
         v = float(value)
@@ -149,23 +162,10 @@ def retrieve(
     dtype = jnp.result_type(*values) if values else None
     x0 = ham.init_states(dtype=dtype, scale=noise, key=key if noise > 0 else None)
     for name, value in init.items():
-        value = jnp.asarray(value, x0[name].dtype)
-        if value.shape != ham.neurons[name].shape:
-            raise ValueError(
-                f"retrieve expected init[{name!r}] of shape "
-                f"{ham.neurons[name].shape}, got {value.shape}. It acts on one "
-                "example; batch with jax.vmap."
-            )
-        x0[name] = value
+        x0[name] = _one_state(ham, x0, "init", name, value)
     clamp: dict[str, Any] = {}
     for name, value in known.items():
-        value = jnp.asarray(value, x0[name].dtype)
-        if value.shape != ham.neurons[name].shape:
-            raise ValueError(
-                f"retrieve expected known[{name!r}] of shape "
-                f"{ham.neurons[name].shape}, got {value.shape}. It acts on one "
-                "example; batch with jax.vmap."
-            )
+        value = _one_state(ham, x0, "known", name, value)
         if amp != 1.0:
             value = value * jnp.asarray(amp, value.dtype)
         if name in masks:

@@ -7,6 +7,7 @@ from .._ham import HAM
 from .._retrieve import _check_layer
 from ..synapses import DenseHiddenSynapse
 from ._recall import check_labels
+from ._store import whole_layer_synapse
 
 
 class LabelMemories(eqx.Module):
@@ -89,14 +90,13 @@ def memories_for_label(
     _check_layer(ham, image, "the image")
     _check_layer(ham, label_layer, "the label")
     names, s = _find_synapse(ham, image, label_layer, synapse)
-    syn = ham.synapses[s]
-    assert isinstance(syn, DenseHiddenSynapse)
-    if syn.per_token:
-        raise ValueError(
-            f"memories_for_label got synapse {s!r} with per_token=True, whose "
-            "memories act on one token, not on the whole image; pass a synapse "
-            "without per_token."
-        )
+    syn = whole_layer_synapse(
+        ham,
+        s,
+        "memories_for_label",
+        ", whose memories act on one token, not on the whole image; pass a "
+        "synapse without per_token.",
+    )
     n_labels = ham.neurons[label_layer].shape[0]
     labels = check_labels(
         ham,

@@ -9,6 +9,17 @@ from .._retrieve import _check_layer
 from ..synapses import DenseHiddenSynapse
 
 
+def whole_layer_synapse(ham: HAM, s: str, where: str, fix: str) -> DenseHiddenSynapse:
+    """The `DenseHiddenSynapse` named `s`, refused when it is per-token (its
+    memories then act on one token, not on a whole layer); `fix` ends the error
+    raised for `where`."""
+    syn = ham.synapses[s]
+    assert isinstance(syn, DenseHiddenSynapse)
+    if syn.per_token:
+        raise ValueError(f"{where} got synapse {s!r} with per_token=True{fix}")
+    return syn
+
+
 def store_patterns(
     ham: HAM,
     patterns: Mapping[str, Float[ArrayLike, "n ..."]],
@@ -51,13 +62,13 @@ def store_patterns(
             f"found {len(found)}; pass synapse= the name of one."
         )
     names, s = found[0]
-    syn = ham.synapses[s]
-    assert isinstance(syn, DenseHiddenSynapse)
-    if syn.per_token:
-        raise ValueError(
-            f"store_patterns got synapse {s!r} with per_token=True; its memories "
-            "act on one token, so store token patterns in its `Ws` directly."
-        )
+    syn = whole_layer_synapse(
+        ham,
+        s,
+        "store_patterns",
+        "; its memories act on one token, so store token patterns in its `Ws` "
+        "directly.",
+    )
     units = syn.num_heads * syn.num_hidden
     assert syn.Ws is not None  # HAM initialises every synapse
     Ws = list(syn.Ws)
