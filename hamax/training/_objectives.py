@@ -68,13 +68,32 @@ class AbstractObjective(eqx.Module):
                     )
 
 
-def _dynamics(stop, steps) -> AbstractStop:
-    if stop is None:
-        return Steps(as_steps(steps, "objective"))
-    return stop
+class _AbstractDescentObjective(AbstractObjective):
+    # An objective scored on the states after a descent: the descent's
+    # parameters, their checks and the descent itself, shared by the concrete
+    # objectives (which declare the fields: equinox's abstract/final pattern).
+    dt: eqx.AbstractVar[float]
+    steps: eqx.AbstractVar[int]
+    stop: eqx.AbstractVar[AbstractStop | None]
+    adjoint: eqx.AbstractVar[AbstractAdjoint]
+
+    def __check_init__(self):
+        _check_dt(self, self.dt)
+        as_steps(self.steps, type(self).__name__)
+
+    def _settle(self, system, x0) -> dict[str, Array]:
+        # A diverging model shows up as a non-finite loss, which the training
+        # loop reports with the epoch and batch; no runtime error here.
+        stop = self.stop
+        if stop is None:
+            stop = Steps(as_steps(self.steps, "objective"))
+        sol = descend(
+            system, x0, dt=self.dt, stop=stop, adjoint=self.adjoint, throw=False
+        )
+        return sol.states
 
 
-class Classification(AbstractObjective):
+class Classification(_AbstractDescentObjective):
     """Classification as association: clamp the image, descend, read the label
     layer; cross-entropy on the true labels, accuracy as a metric.
 
@@ -94,10 +113,6 @@ class Classification(AbstractObjective):
     stop: AbstractStop | None = eqx.field(static=True, default=None)
     adjoint: AbstractAdjoint = eqx.field(static=True, default=Remat())
 
-    def __check_init__(self):
-        _check_dt(self, self.dt)
-        as_steps(self.steps, "Classification")
-
     def layers(self):
         return (self.image, self.label)
 
@@ -109,21 +124,10 @@ class Classification(AbstractObjective):
         ham = as_core(ham)
         shape = ham.neurons[self.image].shape
         images = images.reshape(images.shape[0], *shape)
-        stop = _dynamics(self.stop, self.steps)
 
         def one(img):
             system = ham.clamp({self.image: img})
-            # A diverging model shows up as a non-finite loss, which the training
-            # loop reports with the epoch and batch; no runtime error here.
-            sol = descend(
-                system,
-                system.init(),
-                dt=self.dt,
-                stop=stop,
-                adjoint=self.adjoint,
-                throw=False,
-            )
-            return sol.states[self.label]
+            return self._settle(system, system.init())[self.label]
 
         return jax.vmap(one)(images)
 
@@ -135,7 +139,7 @@ class Classification(AbstractObjective):
         return cross_entropy(logp, labels), {"accuracy": accuracy(logp, labels)}
 
 
-class Completion(AbstractObjective):
+class Completion(_AbstractDescentObjective):
     r"""Pattern completion / reconstruction: clamp what is known, descend, and
     score the layer `target` where it was not observed.
 
@@ -166,8 +170,6 @@ class Completion(AbstractObjective):
     adjoint: AbstractAdjoint = eqx.field(static=True, default=Remat())
 
     def __check_init__(self):
-        _check_dt(self, self.dt)
-        as_steps(self.steps, "Completion")
         if isinstance(self.given, str):
             raise ValueError(
                 f"Completion expected `given` to be a tuple of layer names, got the "
@@ -211,7 +213,6 @@ class Completion(AbstractObjective):
             k: _as_state(ham, k, batch[k], self.given_scale, truth.dtype)
             for k in self.given
         }
-        stop = _dynamics(self.stop, self.steps)
         mask = (
             None
             if self.mask is None
@@ -225,15 +226,7 @@ class Completion(AbstractObjective):
                 values[self.target] = x_true
                 masks[self.target] = mask
             system = ham.clamp(values, masks)
-            sol = descend(
-                system,
-                system.init(dtype=x_true.dtype),
-                dt=self.dt,
-                stop=stop,
-                adjoint=self.adjoint,
-                throw=False,
-            )
-            return sol.states[self.target]
+            return self._settle(system, system.init(dtype=x_true.dtype))[self.target]
 
         return jax.vmap(one)(truth, given)
 

@@ -138,6 +138,7 @@ def forward(
     return obj.predict(ham, images)
 
 
+# forward's keywords again: each shorthand's public signature names Classification's.
 def classification_loss(
     ham: HAM,
     images: Float[Array, "n ..."],

@@ -262,6 +262,7 @@ def _self_coupling(mem: Array, separation, samples: int = 8, bits: int = 32) -> 
     return c if np.isfinite(c) and c > 1e-3 * float(jnp.mean(signal)) else 0.0
 
 
+# Zoo builders end alike, `*, <hyperparameters>, key, dtype=None) -> HAM` (STYLE 3.3).
 def make_energy_transformer(
     num_tokens: int,
     dim: int,
