@@ -345,3 +345,28 @@ def test_augment_table2_settings_erasing_flip_and_errors():
         D.Augment(jitter=-1.0)
     with pytest.raises(ValueError, match=r"needs 1 or 3 values for 3-channel"):
         D.Augment(erase_prob=0.5, erase_value=(0.1, 0.2))(imgs, key=jr.key(0))
+
+
+def test_the_real_cifar10_npz_goes_through_data(tmp_path):
+    # Issue #18 item 3: ../shared/data/cifar10.npz through `--data`, as the CLI
+    # reads it, then one training batch of the paper's HN on it.
+    from hamax import _apps
+    from hamax._cli import main
+
+    shared = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"
+    arrays = _apps.load_dataset("cifar10", str(shared / "cifar10.npz"))
+    assert arrays["x_train"].shape == (50000, 32, 32, 3)
+    assert arrays["x_test"].shape == (10000, 32, 32, 3)
+    assert arrays["x_train"].dtype == np.uint8
+    assert sorted(np.unique(arrays["y_test"])) == list(range(10))
+    small = tmp_path / "cifar10.npz"
+    np.savez(
+        small,
+        x_train=arrays["x_train"][:400],
+        y_train=arrays["y_train"][:400],
+        x_test=arrays["x_test"][:50],
+        y_test=arrays["y_test"][:50],
+    )
+    argv = ["train", "--model", "hn_relu_cifar10", "--data", str(small)]
+    argv += ["--epochs", "1", "--no-plots", "--augment", "--out", str(tmp_path / "r")]
+    assert main(argv) == 0
