@@ -1,3 +1,4 @@
+import contextlib
 import math
 from typing import Any
 
@@ -5,6 +6,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 from ._custom_types import States
 from ._ham import HAM
@@ -19,7 +21,7 @@ from .dynamics._args import (
     stop_arg,
 )
 from .dynamics._loop import LoopConfig, all_finite, write
-from .dynamics._monitor import Monitor, status
+from .dynamics._monitor import Monitor, rise_tolerance, status
 from .dynamics._save import Save
 from .dynamics._stop import AbstractStop, Converged as Converged, Steps
 
@@ -62,10 +64,14 @@ def descend(
       [`hamax.Remat`][]`(every=k)` (rematerialise, less memory), or
       [`hamax.Implicit`][]`()` (at the fixed point; needs `Converged`).
     - `save`: a [`hamax.Save`][] saying what to record along the trajectory.
-    - `check_monotone`: `True` (or a [`hamax.Monitor`][]) reports the first step
-      where the energy rose beyond round-off as `RESULTS.energy_increased`.
-    - `throw`: raise on any result other than success; otherwise return it in
-      `solution.result`.
+    - `check_monotone`: by default a rise of the energy beyond round-off (an
+      unstable descent: `dt` too large) in the last two steps, or in any step
+      when the energy is computed at each, is reported as `RESULTS.unstable` in
+      `solution.result` (the step in `solution.failed_step`), not raised. `True`
+      checks every step and makes a rise a failure, `RESULTS.energy_increased`; a
+      [`hamax.Monitor`][] sets the tolerance, or `track=False` skips the check.
+    - `throw`: raise on any result other than success (`RESULTS.unstable` is only
+      reported); otherwise return it in `solution.result`.
 
     Deprecated spellings (accepted with a `DeprecationWarning` for one release):
     `save_energy=`, `save_states=`, `save_components=` (use `save=Save(...)`),
@@ -104,9 +110,10 @@ def descend(
         check_dtypes(x0)
         _check_budget(system.ham, x0, stop, save)
         dtype = jnp.result_type(*x0.values())
-        return _descend_system(
-            system, dict(x0), jnp.asarray(dt, dtype), adjoint, cfg, throw
-        )
+        with _plain_errors():
+            return _descend_system(
+                system, dict(x0), jnp.asarray(dt, dtype), adjoint, cfg, throw
+            )
     if not isinstance(system, HAM):
         raise ValueError(
             "descend expected a hamax.HAM or a hamax.ClampedSystem (ham.clamp(...)), "
@@ -122,9 +129,35 @@ def descend(
     check_dtypes(x0)
     _check_budget(system, x0, stop, save)
     dtype = jnp.result_type(*x0.values())
-    return _descend_ham(
-        system, dict(x0), whole, masks, jnp.asarray(dt, dtype), adjoint, cfg, throw
-    )
+    with _plain_errors():
+        return _descend_ham(
+            system, dict(x0), whole, masks, jnp.asarray(dt, dtype), adjoint, cfg, throw
+        )
+
+
+@contextlib.contextmanager
+def _plain_errors():
+    """Re-raise a runtime error of the descent with its own message as the first
+    line (equinox puts a stack banner and debugging advice around it)."""
+    try:
+        yield
+    except eqx.EquinoxRuntimeError as e:
+        msg = str(e)
+        head = "equinox.EquinoxRuntimeError: "
+        if head not in msg:
+            raise
+        msg = msg.split(head, 1)[1].split("\n\n-------------------", 1)[0]
+        raise eqx.EquinoxRuntimeError(msg.strip()) from None
+
+
+def _rise(out, cfg, E_before, E_after, scale, i) -> None:
+    """Record in `out` a rise beyond round-off from `E_before` to `E_after` at
+    step `i` (nothing for NaN, i.e. no step, or after a failure)."""
+    rise = E_after - E_before
+    tol = rise_tolerance(cfg.monitor, rise, lax.stop_gradient(scale))
+    bad = (out["first_increase"] < 0) & (out["failed_step"] < 0) & (rise > tol)
+    out["first_increase"] = jnp.where(bad & (i > 0), i, out["first_increase"])
+    out["increase"] = jnp.maximum(out["increase"], jnp.where(i > 0, rise, 0.0))
 
 
 def _check_budget(ham, x0, stop, save) -> None:
@@ -164,9 +197,21 @@ def _solve(system, free0, check, dt, adjoint, cfg, throw) -> Solution:
     n = out["i"]
     E_final = None
     if cfg.need_energy:
-        E_final = system.energy(x_final)
+        # The last step's rise: the loop saw the energy before each step only.
+        E_final, scale = system._energy_scale(x_final)
+        _rise(out, cfg, out["prev_E"], lax.stop_gradient(E_final), scale, n)
         if cfg.save.energy:
             out["energies"] = out["energies"].at[n].set(E_final)
+    elif cfg.end_check:
+        # Three energies, not one per step (which would cost a pass over every
+        # hidden layer per step): a descent whose dt is too large climbs or
+        # oscillates at its end, and a 2-cycle rises in one of the last two steps.
+        # The clamped layers' terms cancel in each difference: left out.
+        E2, _ = system._energy_scale(out["x2"], constants=False)
+        E1, scale1 = system._energy_scale(out["x1"], constants=False)
+        E0, scale = system._energy_scale(lax.stop_gradient(x_final), constants=False)
+        _rise(out, cfg, E2, E1, scale1, n - 1)
+        _rise(out, cfg, E1, E0, scale, n)
     if cfg.save.states:
         out["traj"] = write(out["traj"], n, system.states(x_final))
     if cfg.save.components:
@@ -183,7 +228,7 @@ def _solve(system, free0, check, dt, adjoint, cfg, throw) -> Solution:
         energies=out["energies"],
         energy_components=out["comps"],
         trajectory=out["traj"],
-        failed_step=failed_step if cfg.monitor.monotone else out["failed_step"],
+        failed_step=failed_step,
         failed_layer=out["failed_layer"],
         energy_increase=out["increase"],
         failed_layers_order=free,
@@ -200,9 +245,8 @@ def _solve(system, free0, check, dt, adjoint, cfg, throw) -> Solution:
             jnp.argmax(bad_x0).astype(jnp.int32),
             len(check) - 1 + result._value.astype(jnp.int32),
         )
-        sol = eqx.branched_error_if(
-            sol, jnp.any(bad_x0) | (result != RESULTS.successful), code, messages
-        )
+        failed = (result != RESULTS.successful) & (result != RESULTS.unstable)
+        sol = eqx.branched_error_if(sol, jnp.any(bad_x0) | failed, code, messages)
     else:
         # The x0 check still runs (on the returned free states, small next to a
         # clamped image) unless the caller asked for no runtime errors at all.

@@ -5,7 +5,9 @@ from ._custom_types import States
 
 
 class RESULTS(eqx.Enumeration):
-    """How a descent ended. `RESULTS.successful` is the only success."""
+    """How a descent ended. `RESULTS.successful` is the only clean success;
+    `RESULTS.unstable` (the energy rose, reported without raising) is the only
+    other result that `throw=True` lets through."""
 
     successful = ""
     max_steps_reached = (
@@ -24,6 +26,12 @@ class RESULTS(eqx.Enumeration):
         "Lagrangians are convex and custom synapses return a scalar energy. Pass "
         "throw=False and read solution.failed_step and solution.energy_increase."
     )
+    unstable = (
+        "The energy rose during descent beyond round-off, so the dynamics are "
+        "unstable (dt too large, or a Lagrangian that is not convex) and the final "
+        "states may mean nothing: reduce dt. solution.failed_step is the first step "
+        "seen to rise; pass check_monotone=True to check every step and raise."
+    )
 
 
 class Solution(eqx.Module):
@@ -33,20 +41,25 @@ class Solution(eqx.Module):
 
     - `states`: the final states of every layer (clamped layers included).
     - `num_steps`: the number of update steps taken.
-    - `result`: a [`hamax.RESULTS`][] member; `RESULTS.successful` if all went well.
+    - `result`: a [`hamax.RESULTS`][] member; `RESULTS.successful` if all went
+      well, `RESULTS.unstable` if the energy rose beyond round-off (reported, not
+      raised, unless `check_monotone=True`).
     - `energy`: the total energy of the final states (None unless the energy was
-      computed: `Save(energy=True)`, `check_monotone` or an energy tolerance).
+      computed at every step: `Save(energy=True)`, `check_monotone` or an energy
+      tolerance).
     - `energies`: the energy before each step and after the last one, shape
       `(num_saved + 1,)`; entries after `num_steps` are NaN (None unless saved).
     - `energy_components`: per-component energies along the trajectory, a tree like
       `ham.energy_tree` with a leading time axis (None unless saved).
     - `trajectory`: the states along the trajectory, leading time axis (None unless
       saved).
-    - `failed_step`: the first step at which the state/energy was non-finite or the
-      energy rose, else -1.
+    - `failed_step`: the first step at which the state/energy was non-finite, else
+      the first step seen whose energy rose beyond round-off (see
+      [`hamax.Monitor`][]: every step, or by default the last two), else -1.
     - `failed_layer`: index into `failed_layers_order` (the free layers) of the
       first non-finite layer, else -1. Use `solution.failed_layer_name`.
-    - `energy_increase`: the largest single-step energy increase seen (0 if none).
+    - `energy_increase`: the largest single-step energy increase seen (0 if none;
+      by default only the last two steps are seen).
     """
 
     states: States
@@ -63,7 +76,7 @@ class Solution(eqx.Module):
 
     @property
     def converged(self) -> Bool[Array, ""]:
-        """Whether the descent ended successfully."""
+        """Whether the descent ended successfully (`RESULTS.successful`)."""
         return self.result == RESULTS.successful
 
     @property

@@ -243,6 +243,22 @@ class ClampedSystem(eqx.Module):
         scale = scale + tree_sum(jtu.tree_map(jnp.abs, (const, layers)))
         return E, grad, scale
 
+    def _energy_scale(self, free: States, *, constants: bool = True):
+        """`(E, S)` as `energy_grad_scale` sums them, without the gradient;
+        `constants=False` leaves out the terms of clamped layers only (equal at
+        every step, so a change of the energy never depends on them)."""
+        g = self.activations(free)
+        terms = self._synaptic_terms(g)
+        layers = {k: self.ham.neurons[k].energy(v, g[k]) for k, v in free.items()}
+        if constants:
+            layers = {**self.const_neuron, **layers}
+        const = self._constants() if constants else []
+        E = tree_sum(terms) + tree_sum(const) + tree_sum(layers)
+        scale = tree_sum([jnp.abs(t) for t in terms]) + tree_sum(
+            jtu.tree_map(jnp.abs, (const, layers))
+        )
+        return E, scale
+
     def grad(self, free: States) -> States:
         r"""$\partial E/\partial g$ for each free layer (the Legendre shortcut
         $x - I$ plus the synapses' gradients)."""

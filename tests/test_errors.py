@@ -171,3 +171,31 @@ def test_dense_call_batched_error():
     syn = DenseSynapse(W=jnp.ones((4, 3)))
     with pytest.raises(ValueError, match=r"batch with jax.vmap"):
         syn(jnp.ones((2, 4)), jnp.ones(3))
+
+
+@pytest.mark.parametrize("throw", [True, False])
+def test_nonfinite_x0_error_says_what_on_its_first_line(throw):
+    # Issue #15 item 4: the message, not equinox's stack banner, comes first.
+    import equinox as eqx
+
+    ham = small_ham()
+    xs = ham.init_states()
+    xs["image"] = xs["image"].at[1].set(jnp.nan)
+    with pytest.raises(eqx.EquinoxRuntimeError) as info:
+        hamax.descend(ham, xs, dt=0.1, steps=2, clamp=["image"], throw=throw)
+    first = str(info.value).splitlines()[0]
+    assert first == (
+        "descend: x0['image'] contains NaN or inf; give finite initial states."
+    )
+    system = ham.clamp({"image": xs["image"]})
+    with pytest.raises(eqx.EquinoxRuntimeError, match=r"^descend: x0\['image'\]"):
+        hamax.descend(system, system.init(), dt=0.1, steps=2, throw=throw)
+    with pytest.raises(
+        eqx.EquinoxRuntimeError, match=r"^The maximum number of descent steps"
+    ):
+        hamax.descend(
+            ham,
+            ham.init_states(scale=1.0, key=KEY),
+            dt=0.1,
+            stop=hamax.Converged(0.0, max_steps=2),
+        )

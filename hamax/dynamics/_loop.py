@@ -27,7 +27,14 @@ class LoopConfig:
 
     @property
     def need_energy(self) -> bool:
+        """Whether the energy is part of the result (a non-finite one fails)."""
         return self.save.energy or self.monitor.monotone or self.stop.needs_energy
+
+    @property
+    def end_check(self) -> bool:
+        """Whether only the last two steps' energies are compared (the default,
+        when the energy is not computed at every step anyway)."""
+        return self.monitor.track and not self.need_energy
 
 
 def all_finite(v):
@@ -54,13 +61,14 @@ def run_loop(system: ClampedSystem, free0: States, dt, cfg: LoopConfig) -> dict:
     """Run the descent from `free0`; returns the raw carry (final free states `x`,
     step count `i`, failure bookkeeping and saved buffers)."""
     free = system.free_names
-    monotone = cfg.monitor.monotone
 
     def step(x):
-        if monotone:
+        if cfg.need_energy:
+            # The energy comes with the gradient (one pass); the scale of its
+            # terms is a few scalar sums.
             E, grad, scale = system.energy_grad_scale(x)
         else:
-            E, grad = system.energy_and_grad(x, need_energy=cfg.need_energy)
+            E, grad = system.energy_and_grad(x, need_energy=False)
             scale = jnp.zeros((), dt.dtype)
         new = system.update(x, grad, dt)
         finite = jnp.stack([all_finite(new[k]) for k in free] or [True])
@@ -81,6 +89,9 @@ def run_loop(system: ClampedSystem, free0: States, dt, cfg: LoopConfig) -> dict:
         prev_E=nan,
         dE=jnp.array(jnp.inf, dt.dtype),
         done=jnp.array(False),
+        # The end check keeps the two previous states (x_{n-2}, x_{n-1}).
+        x1=dict(free0) if cfg.end_check else None,
+        x2=dict(free0) if cfg.end_check else None,
         energies=jnp.full((nsave + 1,), jnp.nan, dt.dtype) if cfg.save.energy else None,
         traj=buffer(system.states(free0), nsave) if cfg.save.states else None,
         comps=buffer(system.components(free0), nsave) if cfg.save.components else None,
@@ -95,15 +106,18 @@ def run_loop(system: ClampedSystem, free0: States, dt, cfg: LoopConfig) -> dict:
         c["failed_step"] = jnp.where(first_bad, i, c["failed_step"])
         c["failed_layer"] = jnp.where(first_bad, jnp.argmin(finite), c["failed_layer"])
         if cfg.need_energy:
-            rise = jnp.where(i > 0, E - c["prev_E"], 0.0)
-            if monotone:
-                bad_rise = rise > rise_tolerance(cfg.monitor, E, scale)
-                c["first_increase"] = jnp.where(
-                    (c["first_increase"] < 0) & bad_rise, i, c["first_increase"]
-                )
+            # Bookkeeping only: no gradient flows through the monitor.
+            E_seen = lax.stop_gradient(E)
+            rise = jnp.where(i > 0, E_seen - c["prev_E"], 0.0)
+            bad_rise = rise > rise_tolerance(
+                cfg.monitor, E_seen, lax.stop_gradient(scale)
+            )
+            c["first_increase"] = jnp.where(
+                (c["first_increase"] < 0) & bad_rise, i, c["first_increase"]
+            )
             c["increase"] = jnp.maximum(c["increase"], jnp.where(i > 0, rise, 0.0))
             c["dE"] = jnp.where(i > 0, jnp.abs(rise), jnp.inf)
-            c["prev_E"] = E
+            c["prev_E"] = E_seen
         if cfg.save.energy:
             c["energies"] = c["energies"].at[i].set(E)
         if cfg.save.states:
@@ -116,6 +130,9 @@ def run_loop(system: ClampedSystem, free0: States, dt, cfg: LoopConfig) -> dict:
             )
             size = jnp.max(jnp.stack([jnp.max(jnp.abs(new[k])) for k in free]))
             c["done"] = cfg.stop.done(upd, size, c["dE"])
+        if cfg.end_check:
+            c["x2"] = c["x1"]
+            c["x1"] = lax.stop_gradient(c["x"])
         # A non-finite update is not applied: the last finite state is kept.
         keep = ok & (c["failed_step"] < 0)
         c["x"] = jtu.tree_map(lambda a, b: jnp.where(keep, b, a), c["x"], new)

@@ -13,18 +13,32 @@ from ._stop import Steps
 class Monitor(eqx.Module):
     r"""What a descent checks while it runs.
 
+    By default a descent reports an energy rise beyond round-off as
+    `RESULTS.unstable`, without raising: a HAM with convex Lagrangians and a
+    small enough `dt` never raises its energy, so a rise means the step size is
+    too large (or a Lagrangian is not convex). Where the energy is computed at
+    every step anyway (`Save(energy=True)`, an energy tolerance, `monotone=True`)
+    every step is checked; otherwise the last two steps are (three energy
+    evaluations after the loop instead of one per step: an unstable descent
+    climbs or oscillates at its end, and an oscillation between two states rises
+    in one of its last two steps).
+
     **Arguments:**
 
-    - `monotone`: report the first step where the energy rose (as
-      `RESULTS.energy_increased`). A rise counts when it exceeds the round-off of
-      the energy: `rtol * (1 + S)`, where $S$ is the sum of the absolute values of
-      the energy's terms (the magnitude the float sum is accurate to).
+    - `monotone`: raise on the first step where the energy rose (as
+      `RESULTS.energy_increased`, under `throw=True`) instead of reporting it.
+      A rise counts when it exceeds the round-off of the energy: `rtol * (1 + S)`,
+      where $S$ is the sum of the absolute values of the energy's terms (the
+      magnitude the float sum is accurate to).
     - `rtol`: the relative tolerance; `None` (default) picks `64 * eps` of the
       energy's dtype, about `8e-6` in float32 and `1.4e-14` in float64.
+    - `track`: `False` skips the check of the last two steps (and its three
+      energy evaluations) where the energy is not computed at every step anyway.
     """
 
     monotone: bool = eqx.field(static=True, default=False)
     rtol: float | None = eqx.field(static=True, default=None)
+    track: bool = eqx.field(static=True, default=True)
 
     def __check_init__(self):
         if self.rtol is not None and not (
@@ -35,6 +49,17 @@ class Monitor(eqx.Module):
             raise ValueError(
                 f"Monitor expected `rtol` to be a finite number >= 0 or None, got "
                 f"{self.rtol!r}."
+            )
+        for name in ("monotone", "track"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(
+                    f"Monitor expected `{name}` to be True or False, got "
+                    f"{getattr(self, name)!r}."
+                )
+        if self.monotone and not self.track:
+            raise ValueError(
+                "Monitor got monotone=True with track=False: checking that the "
+                "energy never rises needs it tracked; drop track=False."
             )
 
 
@@ -47,17 +72,19 @@ def rise_tolerance(monitor: Monitor, E, scale):
 
 
 def status(out: dict, cfg) -> Any:
-    """The [`hamax.RESULTS`][] of a finished loop carry `out`."""
+    """The [`hamax.RESULTS`][] of a finished loop carry `out`: a failure first,
+    then a rise under `monotone`, then the stopping rule, then a reported rise."""
     R: Any = RESULTS  # mypy reads eqx.Enumeration members as str
+    rose = out["first_increase"] >= 0
     return R.where(
         out["failed_step"] >= 0,
         R.nonfinite,
         R.where(
-            jnp.asarray(cfg.monitor.monotone) & (out["first_increase"] >= 0),
+            jnp.asarray(cfg.monitor.monotone) & rose,
             R.energy_increased,
             R.where(
                 jnp.asarray(isinstance(cfg.stop, Steps)) | out["done"],
-                R.successful,
+                R.where(rose, R.unstable, R.successful),
                 R.max_steps_reached,
             ),
         ),
