@@ -254,10 +254,7 @@ class ClampedSystem(eqx.Module):
             layers = {**self.const_neuron, **layers}
         const = self._constants() if constants else []
         E = tree_sum(terms) + tree_sum(const) + tree_sum(layers)
-        scale = tree_sum([jnp.abs(t) for t in terms]) + tree_sum(
-            jtu.tree_map(jnp.abs, (const, layers))
-        )
-        return E, scale
+        return E, tree_sum(jtu.tree_map(jnp.abs, (terms, const, layers)))
 
     def grad(self, free: States) -> States:
         r"""$\partial E/\partial g$ for each free layer (the Legendre shortcut
