@@ -9,7 +9,7 @@ PYTEST_WORKERS ?= 2
 
 DOCS_SITE ?= $(VENV)/site
 
-.PHONY: demo test lint pytest docs bench reproduce clean fuzz
+.PHONY: demo test lint pytest docs bench reproduce clean fuzz gallery
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -46,6 +46,23 @@ fuzz: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/run.py --out bench-results
+
+# The gallery's figures and printed results (docs/gallery/), each example at its
+# default settings: make gallery GALLERY_DATA=/path/to/mnist.npz (without it, the
+# MNIST examples use the cache, a download or the offline fallback).
+GALLERY_DIR := docs/img/gallery
+GALLERY_PLAIN := readme_ham classical_hopfield energy_transformer
+GALLERY_MNIST := train_hn figure2 dense_am conv_ham custom_synapse multi_device
+gallery: $(STAMP)
+	@mkdir -p $(GALLERY_DIR)
+	@set -e; for s in $(GALLERY_PLAIN) $(GALLERY_MNIST); do \
+	  args="--out $(GALLERY_DIR)"; \
+	  case " $(GALLERY_MNIST) " in *" $$s "*) \
+	    if [ -n "$(GALLERY_DATA)" ]; then args="$$args --data $(GALLERY_DATA)"; fi;; esac; \
+	  echo "python examples/$$s.py $$args"; \
+	  $(BIN)/python examples/$$s.py $$args > $(GALLERY_DIR)/$$s.txt; \
+	  cat $(GALLERY_DIR)/$$s.txt; \
+	done
 
 reproduce: $(STAMP)
 	$(BIN)/hamax reproduce --out $(OUT)/reproduce $(REPRODUCE_ARGS)
