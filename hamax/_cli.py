@@ -123,12 +123,20 @@ def _retrieve(args) -> int:
 def _train(args, progress: bool) -> int:
     from . import _apps
     from .data import AUGMENTATIONS
-    from .training import RunDir, train_classifier
+    from .training import RECIPES, RunDir, train_classifier
 
     if args.distributed:
         import jax
 
         jax.distributed.initialize()
+    recipe = RECIPES[args.recipe] if args.recipe else None
+    if recipe is not None and args.lr is not None:
+        raise ValueError(
+            f"--lr {args.lr:g} and --recipe {args.recipe} both set the learning "
+            "rate; drop one of them."
+        )
+    epochs = args.epochs or (recipe.epochs if recipe else 10)
+    augment = args.augment or (recipe is not None and recipe.augment)
     out = pathlib.Path(args.out)
     RunDir(out).check_writable()  # before loading data or training
     spec = CLASSIFIERS[args.model]
@@ -136,9 +144,10 @@ def _train(args, progress: bool) -> int:
     res = train_classifier(
         args.model,
         arrays,
-        epochs=args.epochs,
+        epochs=epochs,
+        recipe=recipe,
         batch_size=args.batch_size,
-        learning_rate=args.lr,
+        learning_rate=args.lr or 1e-3,
         seed=args.seed,
         out_dir=out,
         resume=not args.no_resume,
@@ -146,7 +155,7 @@ def _train(args, progress: bool) -> int:
         progress=progress,
         max_batches=args.max_batches,
         checkpoint_every=args.checkpoint_every,
-        augment=AUGMENTATIONS[spec.dataset] if args.augment else None,
+        augment=AUGMENTATIONS[spec.dataset] if augment else None,
     )
     if res.status != "completed":
         saved = (

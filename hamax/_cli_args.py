@@ -63,16 +63,29 @@ def _train_flags(t) -> None:
         choices=list(CLASSIFIERS),
         help="zoo classifier to train (required)",
     )
-    _add(
-        t,
+    t.add_argument(
         "--epochs",
-        "total epochs; a resumed run continues to it",
         type=positive_int,
-        default=10,
+        default=None,
+        help="total epochs; a resumed run continues to it (default: 10, or the "
+        "recipe's)",
     )
     _add(t, "--batch-size", "examples per batch", type=positive_int, default=400)
-    _add(t, "--lr", "AdamW learning rate", type=positive_float, default=1e-3)
-    _flag(t, "--augment", "paper-style data augmentation")
+    t.add_argument(
+        "--lr",
+        type=positive_float,
+        default=None,
+        help="constant AdamW learning rate (default: 0.001; not with --recipe)",
+    )
+    _add(
+        t,
+        "--recipe",
+        "a named training recipe (hamax.training.RECIPES): its learning-rate "
+        "schedule and run length, with the paper's Table 2 augmentation",
+        choices=["paper", "fast"],
+        default=None,
+    )
+    _flag(t, "--augment", "the paper's Table 2 data augmentation")
     _add(
         t,
         "--max-batches",

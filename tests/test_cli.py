@@ -334,3 +334,49 @@ def test_reproduce_runs_in_chunks_and_writes_curves_and_records(
     argv += ["hn_relu_cifar10", "--out", str(tmp_path / "x")]
     assert main(argv) == 1
     assert "say which dataset the path is for" in capsys.readouterr().err
+
+
+def test_train_with_the_fast_recipe(small_npz, tmp_path, capsys):
+    out = tmp_path / "fast"
+    assert main(_train_args(small_npz, out, "--no-plots", "--recipe", "fast")) == 0
+    meta = json.loads((out / "metrics.json").read_text())
+    assert len(meta) == 1  # --epochs 1 overrides the recipe's length
+    saved = hamax._checkpoint.read_meta(out / "checkpoint.eqx")
+    assert saved["settings"]["optimizer"].startswith("name=fast, learning_rate=0.003")
+    assert "Augment(" in saved["settings"]["transform"]  # the recipe augments
+    capsys.readouterr()
+    # a resume with another recipe is refused, naming the difference
+    assert main(_train_args(small_npz, out, "--no-plots", "--recipe", "paper")) == 1
+    assert "optimizer: 'name=fast" in capsys.readouterr().err
+    argv = _train_args(small_npz, tmp_path / "x", "--recipe", "fast", "--lr", "0.1")
+    assert main(argv) == 1
+    assert "--lr 0.1 and --recipe fast both set the learning rate" in (
+        capsys.readouterr().err
+    )
+
+
+def test_recipe_schedules():
+    # Adam's update for a constant gradient has size ~ the learning rate, so the
+    # updates trace the schedule: a warm-up to the peak, a cosine decay to 0.
+    fast = T.RECIPES["fast"]
+    opt = fast.optimizer(steps_per_epoch=10, epochs=5)
+    params = {"w": jnp.zeros(3, jnp.float32)}
+    state = opt.init(params)
+    sizes = []
+    with jax.numpy_dtype_promotion("standard"):  # optax mixes int and float
+        for _ in range(50):
+            upd, state = opt.update({"w": jnp.ones(3, jnp.float32)}, state, params)
+            sizes.append(float(-upd["w"][0]))
+    assert sizes[0] == pytest.approx(0.0, abs=1e-9)  # warm-up starts at 0
+    assert max(sizes) == pytest.approx(3e-3, rel=0.02)  # the peak, after 1 epoch
+    assert int(np.argmax(sizes)) == 10 and sizes[-1] < 1e-5  # then decays to 0
+    paper = T.RECIPES["paper"].optimizer(10)
+    with jax.numpy_dtype_promotion("standard"):
+        upd, _ = paper.update(
+            {"w": jnp.ones(3, jnp.float32)}, paper.init(params), params
+        )
+    assert float(-upd["w"][0]) == pytest.approx(1e-3, rel=1e-3)  # constant 1e-3
+    with pytest.raises(
+        ValueError, match=r"Unknown recipe 'slow'; choose one of paper, fast"
+    ):
+        T.train_classifier("hn_relu_mnist", {}, epochs=1, recipe="slow")

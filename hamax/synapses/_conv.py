@@ -186,7 +186,31 @@ class AbstractDriveSynapse(AbstractSynapse):
         return super().partial(fixed)
 
 
-class ConvSynapse(AbstractDriveSynapse):
+class _AbstractKernelSynapse(AbstractDriveSynapse):
+    """A drive synapse with one HWIO kernel `W` drawn at `init` (the convolutional
+    synapses share this)."""
+
+    W: eqx.AbstractVar[Float[Array, "kh kw cin cout"] | None]
+
+    @property
+    def is_initialized(self) -> bool:
+        return self.W is not None
+
+    def init(self, shapes, *, dtype=None, key: PRNGKeyArray):
+        """Draw the kernel for the layers' channels; the output layer must have
+        the spatial shape of the drive."""
+        new, out, hw, hwc2 = with_new_kernel(self, shapes, dtype, key)
+        if out != hwc2[:2]:
+            raise ValueError(self._shape_error(hw, out, hwc2))
+        return new
+
+    def _shape_error(self, hw, out, hwc2) -> str:
+        """The message when the drive of an `hw` image has spatial shape `out`
+        but the output layer is `hwc2`."""
+        return f"{type(self).__name__} maps {hw} to {out}, not {hwc2[:2]}."
+
+
+class ConvSynapse(_AbstractKernelSynapse):
     r"""Convolutional synapse $E = -\langle g_2, W \star g_1\rangle$ (NHWC, HWIO).
 
     $\partial E/\partial g_2 = -W \star g_1$ (a forward convolution) and
@@ -231,20 +255,13 @@ class ConvSynapse(AbstractDriveSynapse):
         self.W = W
         self.init_std = init_std
 
-    @property
-    def is_initialized(self) -> bool:
-        return self.W is not None
-
-    def init(self, shapes, *, dtype=None, key: PRNGKeyArray):
-        new, out, (h, w), (h2, w2, cout) = with_new_kernel(self, shapes, dtype, key)
-        if out != (h2, w2):
-            raise ValueError(
-                f"ConvSynapse with kernel_size={self.kernel_size}, strides="
-                f"{self.strides}, padding={self.padding!r} maps a {(h, w)} image to "
-                f"{out}, but the output layer is {(h2, w2)}. Change the output layer "
-                f"shape to {(*out, cout)} or the strides/padding."
-            )
-        return new
+    def _shape_error(self, hw, out, hwc2) -> str:
+        return (
+            f"ConvSynapse with kernel_size={self.kernel_size}, strides="
+            f"{self.strides}, padding={self.padding!r} maps a {hw} image to "
+            f"{out}, but the output layer is {hwc2[:2]}. Change the output layer "
+            f"shape to {(*out, hwc2[2])} or the strides/padding."
+        )
 
     def forward(self, g1: Float[Array, "..."]) -> Float[Array, "h2 w2 cout"]:
         """The convolution $W \\star g_1$ (the drive into the output layer)."""

@@ -5,17 +5,16 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jax import lax
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, Float
 
 from ._conv import (
-    AbstractDriveSynapse,
     Padding,
+    _AbstractKernelSynapse,
     check_padding,
     checked_kernel,
     conv,
     conv_padding,
     pair,
-    with_new_kernel,
 )
 
 
@@ -38,7 +37,7 @@ def pool(h, kind: str, window, strides, beta):
     return (lse - jnp.log(math.prod(window))) / beta
 
 
-class ConvPoolSynapse(AbstractDriveSynapse):
+class ConvPoolSynapse(_AbstractKernelSynapse):
     r"""Convolution followed by pooling: $E = -\langle g_2, \mathrm{pool}(W \star g_1)
     \rangle$.
 
@@ -99,21 +98,14 @@ class ConvPoolSynapse(AbstractDriveSynapse):
         self.W = W
         self.init_std = init_std
 
-    @property
-    def is_initialized(self) -> bool:
-        return self.W is not None
-
-    def init(self, shapes, *, dtype=None, key: PRNGKeyArray):
-        new, out, (h, w), (h2, w2, cout) = with_new_kernel(self, shapes, dtype, key)
-        if out != (h2, w2):
-            raise ValueError(
-                f"ConvPoolSynapse maps a {(h, w)} image to {out} (convolution "
-                f"strides={self.strides}, padding={self.padding!r}, then pooling "
-                f"window={self.pool_window}, strides={self.pool_strides}), but the "
-                f"output layer is {(h2, w2)}. Change the output layer shape to "
-                f"{(*out, cout)}."
-            )
-        return new
+    def _shape_error(self, hw, out, hwc2) -> str:
+        return (
+            f"ConvPoolSynapse maps a {hw} image to {out} (convolution "
+            f"strides={self.strides}, padding={self.padding!r}, then pooling "
+            f"window={self.pool_window}, strides={self.pool_strides}), but the "
+            f"output layer is {hwc2[:2]}. Change the output layer shape to "
+            f"{(*out, hwc2[2])}."
+        )
 
     def forward(self, g1: Float[Array, "..."]) -> Float[Array, "h2 w2 cout"]:
         """The pooled convolution, the drive into the output layer."""

@@ -28,6 +28,7 @@ from ._objectives import (
     Completion as Completion,
 )
 from ._parallel import data_parallel as data_parallel
+from ._recipes import RECIPES as RECIPES, Recipe as Recipe
 from ._rundir import RunDir as RunDir, RunLockedError as RunLockedError
 from ._step import (
     adamw as adamw,

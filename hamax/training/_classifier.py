@@ -12,10 +12,12 @@ import numpy as np
 from .. import _checkpoint
 from .._ham import HAM
 from ..data._augment import Augment
+from ..data._batches import num_batches
 from ..dynamics import BPTT, Remat
 from ..zoo import CLASSIFIERS
 from ._classify import STATS, standardize
 from ._objectives import Classification
+from ._recipes import RECIPES, Recipe
 from ._trainer import TrainResult, train
 
 
@@ -58,6 +60,7 @@ def train_classifier(
     seed: int = 0,
     hyperparams: dict | None = None,
     augment: Augment | None = None,
+    recipe: str | Recipe | None = None,
     out_dir: str | pathlib.Path | None = None,
     resume: bool = True,
     force_resume: bool = False,
@@ -78,11 +81,21 @@ def train_classifier(
       [`hamax.data.load_mnist`][]).
     - `hyperparams`: passed to the zoo builder (e.g. `{"num_hidden": 500}`).
     - `augment`: an [`hamax.data.Augment`][] applied to training images.
+    - `recipe`: a [`hamax.training.Recipe`][] or a key of
+      [`hamax.training.RECIPES`][] (`"paper"`, `"fast"`): its optimiser and
+      learning-rate schedule (built for this run's `epochs`) replace
+      `learning_rate` and `weight_decay`. Batch size and augmentation stay as
+      given.
     - `checkpoint_steps`: rematerialise descent steps in the backward pass
       ([`hamax.Remat`][], default) or store them ([`hamax.BPTT`][]).
     - the rest: as for [`hamax.training.train`][].
     """
     spec = _spec(model)
+    if isinstance(recipe, str) and recipe not in RECIPES:
+        raise ValueError(
+            f"Unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)} or pass "
+            "a hamax.training.Recipe."
+        )
     out = pathlib.Path(out_dir) if out_dir is not None else None
     if out is not None and resume and (out / "checkpoint.eqx").exists():
         saved = _checkpoint.read_meta(out / "checkpoint.eqx").get("model")
@@ -107,12 +120,20 @@ def train_classifier(
     transform = (
         None if augment is None else _Augmented(augment, spec.image, spec.dataset)
     )
+    optim = optim_name = None
+    if recipe is not None:
+        rec = RECIPES[recipe] if isinstance(recipe, str) else recipe
+        steps = num_batches(len(y_train), batch_size)
+        steps = steps if max_batches is None else min(steps, max_batches)
+        optim, optim_name = rec.optimizer(steps, epochs), rec.describe(epochs)
     return train(
         ham,
         objective,
         train_data,
         test_data=test_data,
         epochs=epochs,
+        optim=optim,
+        optim_name=optim_name,
         batch_size=batch_size,
         learning_rate=learning_rate,
         weight_decay=weight_decay,

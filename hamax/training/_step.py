@@ -13,13 +13,14 @@ from ._objectives import AbstractObjective, Classification
 
 
 def adamw(
-    learning_rate: float = 1e-3,
+    learning_rate: float | optax.Schedule = 1e-3,
     *,
     b1: float = 0.9,
     b2: float = 0.99,
     weight_decay: float = 1e-4,
 ) -> optax.GradientTransformation:
-    """The paper's optimiser (Appendix A): AdamW(1e-3, b1=0.9, b2=0.99, wd=1e-4)."""
+    """The paper's optimiser (Appendix A): AdamW(1e-3, b1=0.9, b2=0.99, wd=1e-4);
+    `learning_rate` may be an optax schedule."""
     return optax.adamw(learning_rate, b1=b1, b2=b2, weight_decay=weight_decay)
 
 

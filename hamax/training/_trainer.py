@@ -54,6 +54,7 @@ def train(
     epochs: int,
     batch_size: int = 400,
     optim: optax.GradientTransformation | None = None,
+    optim_name: str | None = None,
     learning_rate: float = 1e-3,
     weight_decay: float = 1e-4,
     seed: int = 0,
@@ -88,7 +89,9 @@ def train(
       keyed as the objective reads them (e.g. `{"image": x, "label": y}`).
     - `epochs`: total number of epochs (a target: a resumed run continues to it).
     - `batch_size`; `optim` (default [`hamax.training.adamw`][]`(learning_rate,
-      weight_decay=weight_decay)`, the paper's).
+      weight_decay=weight_decay)`, the paper's); `optim_name` describes a
+      given `optim` for the resume check (an optax transformation does not say
+      its own settings).
     - `transform`: `transform(batch, key) -> batch` applied to each training
       batch (e.g. a [`hamax.data.Augment`][]); it is traced once under
       `jax.jit`, so it must be a JAX function of the batch arrays.
@@ -127,7 +130,7 @@ def train(
             f"train splits each batch over {ndev} devices, so batch_size must be a "
             f"multiple of {ndev}; got {batch_size}."
         )
-    optimizer = "adamw" if optim is None else type(optim).__name__
+    optimizer = optim_name or ("adamw" if optim is None else type(optim).__name__)
     optim = adamw(learning_rate, weight_decay=weight_decay) if optim is None else optim
     opt_state = init_opt_state(ham, optim)
     settings = {
@@ -148,8 +151,11 @@ def train(
         run.acquire()
     try:
         if run is not None and resume and run.checkpoint.exists():
-            (ham, opt_state), saved = _checkpoint.load(run.checkpoint, (ham, opt_state))
+            # Settings first: a different optimiser also changes the state's
+            # structure, and the difference is what the user needs to see.
+            saved = _checkpoint.read_meta(run.checkpoint)
             run.check_settings(saved.get("settings", settings), settings, force_resume)
+            (ham, opt_state), saved = _checkpoint.load(run.checkpoint, (ham, opt_state))
             start, history = saved["epoch"], saved["history"]
             state = EpochState.from_json(saved.get("batch", 0), saved.get("partial"))
         ham, opt_state = eqx.filter_shard((ham, opt_state), replicated)
