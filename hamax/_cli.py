@@ -122,13 +122,12 @@ def _retrieve(args) -> int:
 
 def _train(args, progress: bool) -> int:
     from . import _apps
+    from ._cli_launch import join_run
     from .data import AUGMENTATIONS
-    from .training import RECIPES, RunDir, train_classifier
+    from .training import RECIPES, RunDir, is_writer, train_classifier
+    from .training._distributed import process_prefix
 
-    if args.distributed:
-        import jax
-
-        jax.distributed.initialize()
+    join_run(args)  # with --distributed: before any other JAX work
     recipe = RECIPES[args.recipe] if args.recipe else None
     if recipe is not None and args.lr is not None:
         raise ValueError(
@@ -138,7 +137,8 @@ def _train(args, progress: bool) -> int:
     epochs = args.epochs or (recipe.epochs if recipe else 10)
     augment = args.augment or (recipe is not None and recipe.augment)
     out = pathlib.Path(args.out)
-    RunDir(out).check_writable()  # before loading data or training
+    if is_writer():  # one writer: process 0; the others only read --out
+        RunDir(out).check_writable()  # before loading data or training
     spec = CLASSIFIERS[args.model]
     arrays = _apps.load_dataset(spec.dataset, args.data)
     res = train_classifier(
@@ -168,14 +168,17 @@ def _train(args, progress: bool) -> int:
             file=sys.stderr,
         )
         return NONFINITE_EXIT
-    if not args.no_plots and res.history:
+    if not args.no_plots and res.history and is_writer():
+        import jax
+
+        ham = jax.device_get(res.ham)  # off the global mesh: process 0 plots alone
         plots = _apps.train_plots(
-            out, res.ham, args.model, res.history, arrays["x_test"], seed=args.seed
+            out, ham, args.model, res.history, arrays["x_test"], seed=args.seed
         )
         print(f"plots: {', '.join(map(str, plots))}")
     print(
-        f"test accuracy: {100 * res.history[-1]['test_accuracy']:.2f}% "
-        f"(run directory: {out})"
+        f"{process_prefix()}test accuracy: "
+        f"{100 * res.history[-1]['test_accuracy']:.2f}% (run directory: {out})"
     )
     return 0
 

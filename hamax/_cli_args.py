@@ -4,6 +4,7 @@ import argparse
 import textwrap
 
 from . import __version__
+from ._cli_launch import add_launch_flags
 from ._cli_types import (
     nonnegative_float as nonnegative_float,
     nonnegative_int as nonnegative_int,
@@ -105,11 +106,7 @@ def _train_flags(t) -> None:
     _flag(
         t, "--no-plots", "do not write accuracy/loss/energy/retrieval plots into --out"
     )
-    _flag(
-        t,
-        "--distributed",
-        "call jax.distributed.initialize() first (multi-host, one process each)",
-    )
+    add_launch_flags(t)  # --distributed and its launch values
 
 
 def _retrieve_flags(r) -> None:

@@ -193,15 +193,14 @@ def _fingerprint(checkpoint: pathlib.Path) -> dict:
 
 
 def _describe(row: dict) -> str:
-    c = row["checkpoint"]
+    c, path = row["checkpoint"], row["path"]
     if row["error"]:
-        return f"cannot read {row['path']}: {row['error']}"
+        return f"cannot read {path}: {row['error']}"
     if c is None:
-        return f"no checkpoint to resume in {row['path']}" + (
-            "" if row["resume"] else " (resume off)"
-        )
+        where = "no run directory" if path is None else f"no checkpoint in {path}"
+        return where + ("" if row["resume"] else " (resume off)")
     return (
-        f"{row['path']} at epoch {c['epoch']}, batch {c['batch']} "
+        f"{path}/checkpoint.eqx at epoch {c['epoch']}, batch {c['batch']} "
         f"(sha256 {c['sha'][:12]})"
     )
 
@@ -215,22 +214,20 @@ def agree_on_checkpoint(
     Each process reports what it found (epoch, batch and sha256 of the
     checkpoint, or none) and its settings; unless all agree, every process
     raises the same `ValueError` naming each one's checkpoint, instead of
-    training out of step and hanging in a collective. A single process only
-    checks that its checkpoint is readable.
+    training out of step and hanging in a collective. A single process just
+    returns its checkpoint, if any (loading it checks it).
     """
     checkpoint = None if run is None else run.checkpoint
-    row: dict[str, Any] = {"path": str(checkpoint), "resume": resume}
+    if jax.process_count() == 1:  # nothing to agree on; loading checks the file
+        return checkpoint if resume and checkpoint and checkpoint.exists() else None
+    row: dict[str, Any] = {"path": None if run is None else str(run.path)}
+    row["resume"] = resume
     row["checkpoint"] = row["error"] = None
     try:
         if checkpoint is not None and resume and checkpoint.exists():
             row["checkpoint"] = _fingerprint(checkpoint)
-    except Exception as e:
-        if jax.process_count() == 1:
-            raise
+    except Exception as e:  # reported by every process, below
         row["error"] = f"{type(e).__name__}: {e}"
-    found = checkpoint if row["checkpoint"] is not None else None
-    if jax.process_count() == 1:
-        return found
     row["settings"] = settings
     mine = json.dumps(row, sort_keys=True, default=repr).encode()
     rows = [json.loads(b) for b in _allgather_bytes(mine)]
@@ -266,7 +263,7 @@ def agree_on_checkpoint(
             f"settings, so none starts:\n  {each}\nStart every process with the "
             "same arguments."
         )
-    return found
+    return checkpoint if row["checkpoint"] is not None else None
 
 
 def raise_lost_peer(error: BaseException, out_dir: Any = None) -> NoReturn:

@@ -14,6 +14,7 @@ import optax
 
 from .. import _checkpoint
 from ..data._batches import iterate_batches, num_batches
+from . import _distributed as dist
 from ._epoch import EpochState, run_epoch
 from ._evaluate import evaluate
 from ._objective_io import objective_to_json
@@ -147,10 +148,13 @@ def train(
     state = EpochState()
     history: list[dict] = []
     start = 0
-    if run is not None:
+    if run is not None and dist.is_writer():  # one writer: process 0
         run.acquire()
     try:
-        if run is not None and resume and run.checkpoint.exists():
+        # Every process must resume alike and run as many steps (or all hang).
+        same = {**settings, "epochs": epochs, "examples": n}
+        resumable = dist.agree_on_checkpoint(run, same, resume=resume)
+        if run is not None and resumable is not None:
             # Settings first: a different optimiser also changes the state's
             # structure, and the difference is what the user needs to see.
             saved = _checkpoint.read_meta(run.checkpoint)
@@ -165,7 +169,7 @@ def train(
         status = "completed"
 
         def save(epoch_done: int, st: EpochState, ham, opt_state) -> None:
-            if run is None:
+            if run is None or not dist.is_writer():
                 return
             info = {
                 **(meta or {}),
@@ -232,7 +236,7 @@ def train(
             row["epoch_seconds"] = st.seconds
             history.append(row)
             save(epoch + 1, EpochState(), ham, opt_state)
-            if run is not None:
+            if run is not None and dist.is_writer():
                 model_meta = {
                     **(meta or {}),
                     "epoch": epoch + 1,
@@ -245,11 +249,13 @@ def train(
             if progress:
                 done = epoch + 1 - start
                 eta = (time.perf_counter() - clock) / done * (epochs - epoch - 1)
-                say(epoch_line(row, epochs, eta))
+                say(dist.process_prefix() + epoch_line(row, epochs, eta))
             state = EpochState()
         return TrainResult(
             ham, history, run.checkpoint if run else None, status, opt_state
         )
+    except jax.errors.JaxRuntimeError as e:
+        dist.raise_lost_peer(e, out_dir)
     finally:
         if run is not None:
             run.release()
