@@ -24,8 +24,8 @@ demo: $(STAMP)
 	$(BIN)/hamax demo --out $(OUT) $(DEMO_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check hamax tests benchmarks
-	$(BIN)/ruff format --check hamax tests benchmarks
+	$(BIN)/ruff check hamax tests benchmarks examples
+	$(BIN)/ruff format --check hamax tests benchmarks examples
 	$(BIN)/mypy
 
 # pytest exits 5 when it collected no tests: that is a failure here.
