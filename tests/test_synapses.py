@@ -443,9 +443,7 @@ def test_conv_pool_computes_only_what_its_pooling_reads(getkey):
         ((10, 10, 2), 3, 1, "SAME", 2, None, "max"),  # the paper's 5x5 -> 4x4
         ((10, 10, 2), 3, 2, "SAME", 2, None, "soft"),
         ((11, 9, 1), (3, 2), (2, 1), "VALID", (2, 3), None, "avg"),
-        ((12, 12, 3), 5, 2, 1, 3, 2, "max"),
         ((9, 13, 2), 2, 3, ((2, 0), (1, 3)), (2, 2), (1, 3), "soft"),
-        ((8, 8, 1), 3, 1, "VALID", 4, 4, "avg"),  # exact fit: nothing to crop
     ]
     for shape, k, s, pad, win, pstr, kind in cases:
         syn = S.ConvPoolSynapse(
