@@ -64,19 +64,20 @@ def _train_flags(t) -> None:
         choices=list(CLASSIFIERS),
         help="zoo classifier to train (required)",
     )
-    t.add_argument(
+    _add(
+        t,
         "--epochs",
+        "total epochs, a resumed run continues to it; None = 10, or the recipe's",
         type=positive_int,
         default=None,
-        help="total epochs; a resumed run continues to it (default: 10, or the "
-        "recipe's)",
     )
     _add(t, "--batch-size", "examples per batch", type=positive_int, default=400)
-    t.add_argument(
+    _add(
+        t,
         "--lr",
+        "constant AdamW learning rate (not with --recipe); None = 0.001, the paper's",
         type=positive_float,
         default=None,
-        help="constant AdamW learning rate (default: 0.001; not with --recipe)",
     )
     _add(
         t,
