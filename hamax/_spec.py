@@ -164,4 +164,26 @@ def from_spec(spec: Any, *, max_elements: int = 2**31) -> Any:
     paths = [p for p, _ in build.modules]
     modules = [m for _, m in build.modules]
     eqx.filter_eval_shape(lambda ms: check_modules(list(zip(paths, ms))), modules)
+    if isinstance(root, _CORE_HAM()):
+        # Fields no constructor checks (e.g. a Lagrangian's axis) fail here, on
+        # abstract arrays, rather than at the first use of the loaded model.
+        arrays = [x for x in jax.tree_util.tree_leaves(root) if eqx.is_inexact_array(x)]
+        dtype = arrays[0].dtype if arrays else None
+        try:
+            eqx.filter_eval_shape(
+                lambda h: h.energy_grad(h.init_states(dtype=dtype)), root
+            )
+        except Exception as e:  # noqa: BLE001 - any failure means a bad spec
+            raise fail(
+                "root",
+                "describes a HAM whose energy cannot be evaluated "
+                f"({type(e).__name__}: {short(str(e))}); the spec was edited or "
+                "written by an incompatible version.",
+            ) from None
     return root
+
+
+def _CORE_HAM() -> type:
+    from ._ham import HAM
+
+    return HAM

@@ -1,6 +1,7 @@
 """The fuzz suite (issue #15 item 5): hypothesis properties over descend,
-ClampedSystem and the strategy objects (tests/fuzz_dynamics.py, in process, with
-the test-time type hook), and tests/fuzz_public_api.py run as a user sees hamax
+ClampedSystem and the strategy objects (tests/fuzz_dynamics.py), training
+(tests/fuzz_training.py), hostile run directories and specs (tests/fuzz_io.py)
+and the CLI (tests/fuzz_cli.py), in process with the test-time type hook; and tests/fuzz_public_api.py run as a user sees hamax
 (no hook, slow). `make fuzz` runs ten times the examples (HAMAX_FUZZ=long)."""
 
 import os
@@ -10,12 +11,18 @@ import sys
 
 import pytest
 
+from .fuzz_cli import test_fuzz_cli as test_fuzz_cli
 from .fuzz_dynamics import (
     test_fuzz_descend as test_fuzz_descend,
     test_fuzz_nonfinite_x0_raises as test_fuzz_nonfinite_x0_raises,
     test_fuzz_strategy_objects as test_fuzz_strategy_objects,
     test_numpy_int_steps_pass_the_type_hook as test_numpy_int_steps_pass_the_type_hook,
 )
+from .fuzz_io import (
+    test_fuzz_from_spec as test_fuzz_from_spec,
+    test_fuzz_load_run as test_fuzz_load_run,
+)
+from .fuzz_training import test_fuzz_train as test_fuzz_train
 
 
 @pytest.mark.slow

@@ -1,5 +1,7 @@
 """Up-front checks of the trainer's arguments and data (before any work)."""
 
+import math
+
 import jax.numpy as jnp
 import numpy as np
 
@@ -63,6 +65,9 @@ def check_args(
             core = as_core(ham)
             if k in getattr(core, "neurons", {}) and np.issubdtype(v.dtype, np.integer):
                 check_labels(core, split, k, v)
+            elif k in getattr(core, "neurons", {}):
+                check_fits(core, split, k, v)
+            check_finite(split, k, v)
     n = len(next(iter(train.values())))
     if n < batch_size:
         raise ValueError(
@@ -70,6 +75,33 @@ def check_args(
             "lower batch_size."
         )
     return n
+
+
+def check_fits(ham, split, name, v) -> None:
+    """Examples of a layer's data must hold one state of that layer each."""
+    shape = tuple(ham.neurons[name].shape)
+    each = tuple(np.shape(v)[1:])
+    if math.prod(each) != math.prod(shape) or not np.shape(v):
+        raise ValueError(
+            f"train got {split}[{name!r}] with examples of shape {each} "
+            f"({math.prod(each)} values), which do not fit layer {name!r} of shape "
+            f"{shape}; give one state of shape {shape} (or flattened) per example."
+        )
+
+
+def check_finite(split, name, v) -> None:
+    """A NaN or inf in the data would only show as a non-finite loss (or a
+    runtime error inside the jitted step) later: refuse it up front."""
+    v = np.asarray(v)
+    if not np.issubdtype(v.dtype, np.inexact) or v.size == 0:
+        return
+    finite = np.isfinite(v.reshape(len(v), -1)).all(axis=1) if v.ndim else [True]
+    if not np.all(finite):
+        i = int(np.argmin(finite))
+        raise ValueError(
+            f"train got NaN or inf in {split}[{name!r}][{i}] (example {i}); "
+            "remove or fix the non-finite examples before training."
+        )
 
 
 def check_labels(ham, split, name, labels) -> None:
