@@ -214,8 +214,10 @@ def _spec(counter, i, junk, drop):
     except Exception as e:  # noqa: BLE001
         check_clear(e, "spec", "root", "from_spec")
         return
+    if path == ("root",):
+        return  # a spec may describe any tree, e.g. a plain value
     # Accepted: a valid HAM that runs.
-    assert isinstance(ham, hamax.HAM)
+    assert isinstance(ham, hamax.HAM), (path, junk, drop)
     x = ham.init_states(dtype=jnp.float32)
     assert bool(jnp.isfinite(ham.energy(x)))
 
