@@ -58,6 +58,7 @@ def main() -> None:
             if name == "uncropped"
             else contextlib.nullcontext()
         )
+        jax.clear_caches()  # inner jitted functions must be traced again
         with patch:
             ham, batch, state, fwd, step = programs(args.batch)
             f = fwd.lower(ham, batch["image"]).compile()
