@@ -10,7 +10,7 @@ from jaxtyping import Array, Bool, PRNGKeyArray, Scalar
 
 from .._descend import descend
 from .._misc import suggest
-from ..dynamics import AbstractAdjoint, AbstractStop, Remat, Steps
+from ..dynamics import AbstractAdjoint, AbstractStop, Monitor, Remat, Steps
 from ..dynamics._stop import as_steps
 from ._classify import accuracy, cross_entropy, log_probs
 
@@ -87,8 +87,16 @@ class _AbstractDescentObjective(AbstractObjective):
         stop = self.stop
         if stop is None:
             stop = Steps(as_steps(self.steps, "objective"))
+        # The loss reads the states only: the stability check (three energies
+        # per descent, see hamax.Monitor) would cost time in every step.
         sol = descend(
-            system, x0, dt=self.dt, stop=stop, adjoint=self.adjoint, throw=False
+            system,
+            x0,
+            dt=self.dt,
+            stop=stop,
+            adjoint=self.adjoint,
+            throw=False,
+            check_monotone=Monitor(track=False),
         )
         return sol.states
 
