@@ -121,8 +121,12 @@ def test_graph_states_and_descent(layers, conns, dt, steps, state_kind, seed):
         check_clear(e)
         return
     assert isinstance(sol, hamax.Solution)
-    assert sol.result in (hamax.RESULTS.successful, hamax.RESULTS.nonfinite)
-    if sol.result == hamax.RESULTS.successful:
+    assert sol.result in (
+        hamax.RESULTS.successful,
+        hamax.RESULTS.unstable,
+        hamax.RESULTS.nonfinite,
+    )
+    if sol.result != hamax.RESULTS.nonfinite:
         assert all(bool(jnp.all(jnp.isfinite(v))) for v in sol.states.values())
 
 
