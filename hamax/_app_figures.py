@@ -193,3 +193,12 @@ def retrieval_figure(
     savefig(fig, path)
     plt.close(fig)
     return path
+
+
+def rising_labels(labels, energies: np.ndarray) -> list[int]:
+    """The labels whose retrieval energy rose beyond float32 round-off at some
+    step (an unstable descent: dt too large for the model)."""
+    E = np.asarray(energies, np.float64)
+    tol = 64 * np.finfo(np.float32).eps * (1 + np.abs(E[:, :-1]))
+    rose = (np.diff(E, axis=1) > tol).any(axis=1)
+    return [int(lab) for lab, r in zip(np.ravel(labels), rose) if r]

@@ -95,8 +95,10 @@ def _layers_of(meta: dict) -> tuple[str | None, str | None]:
 
 def _retrieve(args) -> int:
     import matplotlib
+    import numpy as np
 
     from . import _apps, load_run
+    from ._app_figures import rising_labels
 
     matplotlib.use("Agg")
     ham, meta = load_run(args.run)
@@ -117,6 +119,15 @@ def _retrieve(args) -> int:
         label=label,
     )
     print(f"wrote {path} and {path.with_suffix('.npz')}")
+    with np.load(path.with_suffix(".npz")) as f:
+        rising = rising_labels(f["labels"], f["energies"])
+    if rising:
+        print(
+            f"hamax retrieve: warning: the descent was unstable for label(s) "
+            f"{rising}: the energy rose (--dt {args.dt:g} is too large for this "
+            "model), so the images may mean nothing; lower --dt.",
+            file=sys.stderr,
+        )
     return 0
 
 

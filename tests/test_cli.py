@@ -228,7 +228,13 @@ def test_eval_and_retrieve_accept_the_run_dir_or_a_file(run_dir, small_npz, caps
     r = run_dir.parent / "retrieved"
     argv = ["retrieve", str(run_dir), "--out", str(r), "--steps", "3", "--labels"]
     assert main([*argv, "3", "7"]) == 0
-    assert "wrote" in capsys.readouterr().out
+    cap = capsys.readouterr()
+    assert "wrote" in cap.out and "warning" not in cap.err
+    # An unstable descent (dt far too large) is reported, not passed off as fine.
+    assert main([*argv, "3", "--dt", "10", "--out", str(r.parent / "unstable")]) == 0
+    err = capsys.readouterr().err
+    assert "hamax retrieve: warning: the descent was unstable for label(s) [3]" in err
+    assert "--dt 10 is too large" in err
     with np.load(r / "retrieved.npz") as f:
         assert list(f["labels"]) == [3, 7] and f["energies"].shape == (2, 4)
     assert main([*argv, "10"]) == 1
