@@ -201,6 +201,7 @@ def run_reproduce(
         curves_figure(res.history, run / "curves.png", PAPER_100.get(model))
         atomic_write_bytes(run / "reproduce.json", json.dumps(row, indent=1).encode())
         rows.append(row)
+    rows = _merged(outdir / "results.json", rows)
     text = table(rows)
     note = (
         "\nbest = the highest test accuracy over the epochs run (the paper reports "
@@ -211,3 +212,21 @@ def run_reproduce(
     atomic_write_bytes(outdir / "results.json", json.dumps(rows, indent=1).encode())
     print(text + note)
     return rows
+
+
+def _merged(path: pathlib.Path, rows: list[dict]) -> list[dict]:
+    """`rows`, after the rows of other models already in `path` (a results file
+    of earlier commands on the same --out), so results.md keeps every model."""
+    try:
+        old = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return rows
+    ours = {r["model"] for r in rows}
+    kept = [
+        r
+        for r in (old if isinstance(old, list) else [])
+        if isinstance(r, dict)
+        and r.get("model") in PAPER_100
+        and r["model"] not in ours
+    ]
+    return kept + rows

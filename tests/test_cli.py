@@ -335,6 +335,15 @@ def test_reproduce_runs_in_chunks_and_writes_curves_and_records(
     assert len((run / "metrics.csv").read_text().strip().splitlines()) == 3
     assert (run / "curves.png").read_bytes()[:8] == PNG
     assert (chunks / "results.md").exists() and (chunks / "results.json").exists()
+    # A later command on the same --out keeps the other models' rows.
+    rows = json.loads((chunks / "results.json").read_text())
+    (chunks / "results.json").write_text(
+        json.dumps([{**rows[0], "model": "conv_ham_mnist"}])
+    )
+    assert main([*base, "--epochs", "2", "--out", str(chunks)]) == 0
+    models = [r["model"] for r in json.loads((chunks / "results.json").read_text())]
+    assert models == ["conv_ham_mnist", "hn_relu_mnist"]
+    assert "| conv_ham_mnist |" in (chunks / "results.md").read_text()
     # One --data path for models on two datasets is ambiguous.
     argv = ["reproduce", "--data", str(small_npz), "--models", "hn_relu_mnist"]
     argv += ["hn_relu_cifar10", "--out", str(tmp_path / "x")]
