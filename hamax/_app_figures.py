@@ -200,5 +200,5 @@ def rising_labels(labels, energies: np.ndarray) -> list[int]:
     step (an unstable descent: dt too large for the model)."""
     E = np.asarray(energies, np.float64)
     tol = 64 * np.finfo(np.float32).eps * (1 + np.abs(E[:, :-1]))
-    rose = (np.diff(E, axis=1) > tol).any(axis=1)
+    rose: list[bool] = list(np.any(np.diff(E, axis=1) > tol, axis=1))
     return [int(lab) for lab, r in zip(np.ravel(labels), rose) if r]
