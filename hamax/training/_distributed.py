@@ -138,8 +138,13 @@ def initialize_distributed(
             initialization_timeout=initialization_timeout,
             heartbeat_timeout_seconds=heartbeat_timeout,
         )
-    except ValueError as e:
-        if "defined" not in str(e):  # not one of JAX's "... must be defined"
+    except (ValueError, RuntimeError) as e:
+        # JAX's "... must be defined" when detection finds nothing; and, with
+        # values missing, its "must be called before any JAX calls" when JAX is
+        # already in use (detection never ran): either way, name what is missing.
+        if isinstance(e, ValueError) and "defined" not in str(e):
+            raise
+        if isinstance(e, RuntimeError) and all(v is not None for v in found.values()):
             raise
         have = [f"{k}={v!r} (from {src[k]})" for k, v in found.items() if v is not None]
         missing = [
