@@ -144,12 +144,15 @@ def run_reproduce(
     seed: int = 0,
     augment: bool = True,
     max_batches: int | None = None,
+    time_limit: float | None = None,
     progress: bool = True,
     command: str | None = None,
 ) -> list[dict]:
     """Train each model at the paper's protocol up to `epochs` (continuing any
     run already in `out`), then write the results table. `data` maps a dataset
-    name to a local file or directory (else the cache or a download)."""
+    name to a local file or directory (else the cache or a download).
+    `time_limit` (seconds) bounds each model's chunk (see
+    [`hamax.training.train`][])."""
     from ._apps import load_dataset, say
     from .data import AUGMENTATIONS
     from .training import train_classifier
@@ -181,6 +184,7 @@ def run_reproduce(
             augment=aug,
             progress=progress,
             max_batches=max_batches,
+            time_limit=time_limit,
         )
         if not res.history:
             raise ValueError(f"reproduce: {model} trained no epoch ({res.status}).")

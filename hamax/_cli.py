@@ -1,7 +1,7 @@
 """`hamax train|eval|retrieve|demo|reproduce`: parse arguments, call the public API.
 
 Exit codes: 0 success, 1 error, 2 usage error, 3 training stopped at a non-finite
-loss, 130 interrupted (see `_cli_args.EXIT_CODES`).
+loss, 4 stopped at --time-limit, 130 interrupted (see `_cli_args.EXIT_CODES`).
 """
 
 import pathlib
@@ -13,6 +13,20 @@ from .zoo import CLASSIFIERS
 
 
 NONFINITE_EXIT = 3
+TIME_LIMIT_EXIT = 4
+
+
+def _minutes(value: float | None) -> float | None:
+    return None if value is None else 60 * value
+
+
+def _stopped_exit(statuses: list[str]) -> int:
+    """0 when every run completed, else 3 (a non-finite loss) or 4 (only
+    time limits)."""
+    if all(s == "completed" for s in statuses):
+        return 0
+    timed = all(s == "completed" or "time limit" in s for s in statuses)
+    return TIME_LIMIT_EXIT if timed else NONFINITE_EXIT
 
 
 def _objective(meta: dict, run: str):
@@ -167,7 +181,15 @@ def _train(args, progress: bool) -> int:
         max_batches=args.max_batches,
         checkpoint_every=args.checkpoint_every,
         augment=AUGMENTATIONS[spec.dataset] if augment else None,
+        time_limit=_minutes(args.time_limit),
     )
+    if "time limit" in res.status:
+        print(
+            f"hamax train: {res.status} (checkpoint: {res.checkpoint}); the same "
+            "command continues the run.",
+            file=sys.stderr,
+        )
+        return TIME_LIMIT_EXIT
     if res.status != "completed":
         saved = (
             f"{res.checkpoint}" if res.checkpoint and res.checkpoint.exists() else ""
@@ -252,10 +274,11 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             augment=args.augment,
             max_batches=args.max_batches,
+            time_limit=_minutes(args.time_limit),
             progress=progress,
             command=shlex.join(["hamax", *(sys.argv[1:] if argv is None else argv)]),
         )
-        return 0 if all(r["status"] == "completed" for r in rows) else NONFINITE_EXIT
+        return _stopped_exit([r["status"] for r in rows])
     except (
         DataUnavailableError,
         ChecksumError,

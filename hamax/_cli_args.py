@@ -21,6 +21,8 @@ exit codes:
      message starts with "hamax <command>: error:"
   2  usage error (unknown command or flag, bad flag value)
   3  training stopped at a non-finite loss (the last good state is kept)
+  4  training stopped at --time-limit (checkpointed; run the same command
+     again to continue)
   130 interrupted (Ctrl-C)
 """
 
@@ -95,6 +97,7 @@ def _train_flags(t) -> None:
         type=positive_int,
         default=None,
     )
+    _time_limit(t)
     _flag(t, "--no-resume", "start over even if --out holds a checkpoint")
     _flag(t, "--force-resume", "resume even if the saved settings differ from these")
     _add(
@@ -108,6 +111,18 @@ def _train_flags(t) -> None:
         t, "--no-plots", "do not write accuracy/loss/energy/retrieval plots into --out"
     )
     add_launch_flags(t)  # --distributed and its launch values
+
+
+def _time_limit(q) -> None:
+    _add(
+        q,
+        "--time-limit",
+        "minutes this command may train: an epoch starts only if it should end "
+        "in time; then exit code 4, and the same command continues; None = no limit",
+        type=positive_float,
+        default=None,
+        metavar="MINUTES",
+    )
 
 
 def _retrieve_flags(r) -> None:
@@ -284,4 +299,5 @@ def parser() -> argparse.ArgumentParser:
         type=positive_int,
         default=None,
     )
+    _time_limit(rep)
     return p

@@ -70,6 +70,7 @@ def train_classifier(
     checkpoint_every: int | None = None,
     on_nonfinite: str = "stop",
     devices: Sequence[jax.Device] | None = None,
+    time_limit: float | None = None,
 ) -> TrainResult:
     """Train a zoo classifier: [`hamax.training.train`][] with the model's
     [`hamax.training.Classification`][] objective on standardised images.
@@ -147,6 +148,7 @@ def train_classifier(
         checkpoint_every=checkpoint_every,
         on_nonfinite=on_nonfinite,
         devices=devices,
+        time_limit=time_limit,
         meta={"model": model, "hyperparams": hyperparams or {}},
     )
 

@@ -176,6 +176,16 @@ def process_prefix() -> str:
     return f"[process {jax.process_index()}/{n}] " if n > 1 else ""
 
 
+def agree_to_stop(stop: bool) -> bool:
+    """Process 0's `stop` on every process (a collective in a multi-process run,
+    so that all stop before the same epoch; else `stop` itself)."""
+    if jax.process_count() == 1:
+        return stop
+    from jax.experimental import multihost_utils
+
+    return bool(multihost_utils.broadcast_one_to_all(np.int32(stop)))
+
+
 def _allgather_bytes(data: bytes) -> list[bytes]:
     """Each process's `data`, in process order (a collective: all must call it)."""
     from jax.experimental import multihost_utils

@@ -2,6 +2,7 @@
 metrics files."""
 
 import sys
+import time
 
 import equinox as eqx
 
@@ -67,3 +68,12 @@ def describe(transform) -> str | None:
     if isinstance(transform, eqx.Module):
         return repr(transform)
     return getattr(transform, "__qualname__", type(transform).__name__)
+
+
+def out_of_time(limit: float | None, clock: float, done: int) -> bool:
+    """Whether one more epoch, as long as the mean of the `done` ones, would
+    end after `limit` seconds from `clock`."""
+    if limit is None or done == 0:
+        return False
+    spent = time.perf_counter() - clock
+    return spent + spent / done > limit

@@ -20,7 +20,7 @@ from ._evaluate import evaluate
 from ._objective_io import objective_to_json
 from ._objectives import AbstractObjective
 from ._parallel import data_parallel
-from ._report import describe, epoch_line, say, write_metrics
+from ._report import describe, epoch_line, out_of_time, say, write_metrics
 from ._rundir import RunDir
 from ._step import adamw, init_opt_state
 from ._validate import check_args
@@ -69,6 +69,7 @@ def train(
     on_nonfinite: str = "stop",
     devices: Sequence[jax.Device] | None = None,
     meta: dict | None = None,
+    time_limit: float | None = None,
 ) -> TrainResult:
     """Train any HAM on any objective by backpropagation through its dynamics.
 
@@ -107,6 +108,10 @@ def train(
     - `devices`: data-parallel over these devices (default all; `batch_size`
       must divide evenly).
     - `meta`: extra JSON metadata stored in the checkpoints.
+    - `time_limit`: seconds of wall time this call may take: an epoch starts
+      only if the mean epoch so far says it ends within the limit (the first
+      always runs). The run stops with a checkpoint and `status` saying so;
+      call again to continue (e.g. a job with a wall-clock allocation).
     """
     train_data = {k: np.asarray(v) for k, v in train_data.items()}
     test_data = (
@@ -123,6 +128,7 @@ def train(
         max_batches,
         checkpoint_every,
         on_nonfinite,
+        time_limit,
     )
     batch_sharding, replicated = data_parallel(devices)
     ndev = len(batch_sharding.mesh.devices.flat)
@@ -185,6 +191,14 @@ def train(
         jitted_transform = None if transform is None else jax.jit(transform)
         clock = time.perf_counter()
         for epoch in range(start, epochs):
+            if dist.agree_to_stop(out_of_time(time_limit, clock, epoch - start)):
+                status = (
+                    f"stopped: time limit ({time_limit:g} s) before epoch "
+                    f"{epoch + 1}; run again to continue"
+                )
+                if progress:
+                    say(dist.process_prefix() + f"train: {status}.")
+                break
             rng = np.random.default_rng([seed, epoch])
             batches = iterate_batches(tuple(train_data.values()), batch_size, rng=rng)
             keys = tuple(train_data)

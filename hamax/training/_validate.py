@@ -19,6 +19,7 @@ def check_args(
     max_batches,
     checkpoint_every,
     on_nonfinite,
+    time_limit=None,
 ) -> int:
     if not isinstance(objective, AbstractObjective):
         raise ValueError(
@@ -43,6 +44,16 @@ def check_args(
     if not (isinstance(lr, int | float) and np.isfinite(lr) and lr > 0):
         raise ValueError(
             f"train expected `learning_rate` to be a finite number > 0, got {lr!r}."
+        )
+    if time_limit is not None and not (
+        isinstance(time_limit, int | float)
+        and not isinstance(time_limit, bool)
+        and np.isfinite(time_limit)
+        and time_limit > 0
+    ):
+        raise ValueError(
+            "train expected `time_limit` to be a number of seconds > 0 or None, "
+            f"got {time_limit!r}."
         )
     if on_nonfinite not in ("stop", "raise"):
         raise ValueError(
