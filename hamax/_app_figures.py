@@ -2,6 +2,7 @@
 
 import io
 import pathlib
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -116,7 +117,22 @@ def energy_figure(
     return path
 
 
+class Retrieval(NamedTuple):
+    """What `retrieval_with_energies` wrote and computed."""
+
+    png: pathlib.Path
+    labels: np.ndarray  # the clamped labels, (n,)
+    energies: np.ndarray  # the energy at each step of each retrieval, (n, steps + 1)
+
+
 def retrieval_figure(
+    ham: HAM, model: str | None, out: pathlib.Path, **kw: Any
+) -> pathlib.Path:
+    """`retrieval_with_energies`' figure alone: returns the png's path."""
+    return retrieval_with_energies(ham, model, out, **kw).png
+
+
+def retrieval_with_energies(
     ham: HAM,
     model: str | None,
     out: pathlib.Path,
@@ -130,11 +146,12 @@ def retrieval_figure(
     seed: int = 0,
     image: str | None = None,
     label: str | None = None,
-) -> pathlib.Path:
+) -> Retrieval:
     """The paper's Figure 2: clamp each label, start the image from noise, descend
     (defaults: the paper's recipe). Writes `retrieved.png` (energy curves and
     the image layer's activations on a fixed [-1, 1] scale) and `retrieved.npz`
-    (`images`, `labels`, `energies`) in `out`; returns the png's path.
+    (`images`, `labels`, `energies`) in `out`; returns the png's path with the
+    labels and energies (so callers need not read the npz back).
 
     `beta_scale=None` means 10 (the paper's) if the HAM has a hidden temperature,
     else 1. `image`, `label` default to the zoo model's layers, else "image" and
@@ -192,7 +209,7 @@ def retrieval_figure(
     path = out / "retrieved.png"
     savefig(fig, path)
     plt.close(fig)
-    return path
+    return Retrieval(path, labels, E)
 
 
 def rising_labels(labels, energies: np.ndarray) -> list[int]:
