@@ -55,6 +55,9 @@ class ConvPoolSynapse(_AbstractKernelSynapse):
     - `W`, `init_std`: as for `ConvSynapse`.
     """
 
+    # ConvSynapse's fields, __init__ head and _shape_error/forward again, by shape:
+    # fields and __init__ live in the final class (STYLE.md 3.1.3); the shared
+    # logic (checks, kernel, convolution, init) is in _conv.py.
     kernel_size: tuple[int, int] = eqx.field(static=True)
     strides: tuple[int, int] = eqx.field(static=True)
     padding: Padding = eqx.field(static=True)

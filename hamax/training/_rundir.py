@@ -60,6 +60,8 @@ class RunDir:
         self.path = pathlib.Path(path).expanduser()
         self._fd: int | None = None
 
+    # One documented property per file of the run (same shape each): a table of
+    # names would hide them from the API docs and from type checkers.
     @property
     def checkpoint(self) -> pathlib.Path:
         """`checkpoint.eqx` in the directory."""

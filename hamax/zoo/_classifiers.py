@@ -171,6 +171,7 @@ def make_conv_ham_cifar10(*, pool: str = "max", key: PRNGKeyArray, dtype=None) -
     )
 
 
+# Zoo builders end alike, `*, <hyperparameters>, key, dtype=None) -> HAM` (STYLE 3.3).
 def make_energy_attention_mnist(
     *,
     tokens: tuple[int, int, int] = (7, 7, 128),
