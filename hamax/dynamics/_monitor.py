@@ -21,7 +21,10 @@ class Monitor(eqx.Module):
     every step is checked; otherwise the last two steps are (three energy
     evaluations after the loop instead of one per step: an unstable descent
     climbs or oscillates at its end, and an oscillation between two states rises
-    in one of its last two steps).
+    in one of its last two steps). These evaluations feed only the report
+    (`solution.result`, `failed_step`, `energy_increase`), never what raises,
+    and carry no gradient: under `jax.jit` a caller that does not read the
+    report (a loop that keeps only the states) does not compute them.
 
     **Arguments:**
 
@@ -71,21 +74,24 @@ def rise_tolerance(monitor: Monitor, E, scale):
     return rtol * (1 + scale)
 
 
-def status(out: dict, cfg) -> Any:
+def status(out: dict, cfg, *, report: bool = True) -> Any:
     """The [`hamax.RESULTS`][] of a finished loop carry `out`: a failure first,
-    then a rise under `monotone`, then the stopping rule, then a reported rise."""
+    then a rise under `monotone`, then the stopping rule, then a reported rise.
+
+    `report=False` leaves out the reported rise (`RESULTS.unstable` reads as
+    success): what `throw=True` raises on. It reads no energy unless the loop
+    computed one at every step, so a caller that ignores `solution.result` does
+    not keep the end check's energy evaluations alive."""
     R: Any = RESULTS  # mypy reads eqx.Enumeration members as str
     rose = out["first_increase"] >= 0
+    stopped = jnp.asarray(isinstance(cfg.stop, Steps)) | out["done"]
+    ok = R.where(rose, R.unstable, R.successful) if report else R.successful
     return R.where(
         out["failed_step"] >= 0,
         R.nonfinite,
         R.where(
             jnp.asarray(cfg.monitor.monotone) & rose,
             R.energy_increased,
-            R.where(
-                jnp.asarray(isinstance(cfg.stop, Steps)) | out["done"],
-                R.where(rose, R.unstable, R.successful),
-                R.max_steps_reached,
-            ),
+            R.where(stopped, ok, R.max_steps_reached),
         ),
     )
