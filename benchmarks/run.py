@@ -11,9 +11,7 @@ use, with `fastcore`, which hamux 0.2.2 needs but does not declare).
 
 import argparse
 import json
-import os
 import pathlib
-import platform
 import subprocess
 import sys
 import time
@@ -26,6 +24,7 @@ import optax
 
 import hamax
 from hamax import training, zoo
+from hamax._app_reproduce import machine as _machine
 
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
@@ -294,15 +293,8 @@ def hamux_workloads(out: pathlib.Path, repeats: int):
 
 
 def machine():
-    cpu = platform.processor()
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, jax {jax.__version__} ({jax.default_backend()})"
+    """The processor, cores and JAX backend, as `hamax reproduce` records them."""
+    return f"{_machine()}; jax {jax.__version__}"
 
 
 def main():
