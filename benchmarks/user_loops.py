@@ -5,7 +5,9 @@ On the paper's HN (batch 400, float32): the native `descend(steps=10)`, ten
 `system.step` calls in a Python loop inside `jax.jit`, ten `descend(system,
 steps=1)` calls, and ten `descend(ham, steps=1, clamp=...)` calls (which rebuild
 the clamped system each call); forward pass and a training step (Adam) through
-each. Also the HN built by hand with `hamax.HAM` against the zoo's.
+each. Also the HN built by hand with `hamax.HAM` against the zoo's. Every
+variant is compiled first, then timed round-robin (median of `--repeats`
+rounds), so a shared machine's changing load does not favour one row.
 
     python benchmarks/user_loops.py [--repeats 20]
 
@@ -28,17 +30,21 @@ from hamax import training, zoo
 B, D_IMG, HID, DT, DEPTH = 400, 784, 1000, 0.1, 10
 
 
-def median_time(f, *args, repeats):
+def interleaved_medians(calls: dict, repeats: int) -> dict:
+    """Median seconds per call of each `name -> (f, args)`, timed round-robin
+    (one call of each per round, after a warm-up call of each) so that a load
+    that comes and goes on a shared machine hits every variant alike."""
     import time
 
-    jax.block_until_ready(f(*args))
-    ts = []
-    for _ in range(repeats):
-        t = time.perf_counter()
+    for f, args in calls.values():
         jax.block_until_ready(f(*args))
-        ts.append(time.perf_counter() - t)
-    ts.sort()
-    return ts[len(ts) // 2]
+    ts: dict = {name: [] for name in calls}
+    for _ in range(repeats):
+        for name, (f, args) in calls.items():
+            t = time.perf_counter()
+            jax.block_until_ready(f(*args))
+            ts[name].append(time.perf_counter() - t)
+    return {name: sorted(v)[len(v) // 2] for name, v in ts.items()}
 
 
 def _label_native(ham, img):
@@ -103,7 +109,7 @@ def user_loop_workloads(repeats: int) -> dict:
     y = jr.randint(jr.key(2), (B,), 0, 10)
     optim = optax.adam(1e-3)
     state = training.init_opt_state(ham, optim)
-    res = {}
+    calls: dict = {}
     for name, fn in LOOPS.items():
         fwd = eqx.filter_jit(lambda h, x, fn=fn: jax.vmap(lambda i: fn(h, i))(x))
 
@@ -118,25 +124,20 @@ def user_loop_workloads(repeats: int) -> dict:
             upd, s = optim.update(g, s, eqx.filter(h, eqx.is_inexact_array))
             return eqx.apply_updates(h, upd), s
 
-        res[name] = {
-            "forward_s": median_time(fwd, ham, img, repeats=repeats),
-            "train_s": median_time(step, ham, state, img, y, repeats=repeats),
-        }
+        calls[name, "forward_s"] = (fwd, (ham, img))
+        calls[name, "train_s"] = (step, (ham, state, img, y))
     objective = training.Classification(dt=DT, steps=DEPTH)
     batch = {"image": img, "label": y}
+
+    def make_step(h, s, b):
+        return training.make_step(h, s, b, objective=objective, optim=optim)
+
     for name, h in (("zoo HN", ham), ("hand-built HN", hand_built_hn(jr.key(0)))):
         s = training.init_opt_state(h, optim)
-        res[f"make_step, {name}"] = {
-            "train_s": median_time(
-                lambda h, s, b: training.make_step(
-                    h, s, b, objective=objective, optim=optim
-                ),
-                h,
-                s,
-                batch,
-                repeats=repeats,
-            )
-        }
+        calls[f"make_step, {name}", "train_s"] = (make_step, (h, s, batch))
+    res: dict = {}
+    for (name, kind), t in interleaved_medians(calls, repeats).items():
+        res.setdefault(name, {})[kind] = t
     return res
 
 
