@@ -109,16 +109,15 @@ def _layers_of(meta: dict) -> tuple[str | None, str | None]:
 
 def _retrieve(args) -> int:
     import matplotlib
-    import numpy as np
 
-    from . import _apps, load_run
-    from ._app_figures import rising_labels
+    from . import load_run
+    from ._app_figures import retrieval_with_energies, rising_labels
 
     matplotlib.use("Agg")
     ham, meta = load_run(args.run)
     model = meta.get("model") if isinstance(meta.get("model"), str) else None
     image, label = _layers_of(meta)
-    path = _apps.retrieval_figure(
+    path, labels, energies = retrieval_with_energies(
         ham,
         model,
         pathlib.Path(args.out),
@@ -133,8 +132,7 @@ def _retrieve(args) -> int:
         label=label,
     )
     print(f"wrote {path} and {path.with_suffix('.npz')}")
-    with np.load(path.with_suffix(".npz")) as f:
-        rising = rising_labels(f["labels"], f["energies"])
+    rising = rising_labels(labels, energies)
     if rising:
         print(
             f"hamax retrieve: warning: the descent was unstable for label(s) "

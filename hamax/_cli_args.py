@@ -144,13 +144,7 @@ def _retrieve_flags(r) -> None:
     )
     _add(r, "--steps", "descent steps", type=positive_int, default=15)
     _add(r, "--dt", "descent step size", type=positive_float, default=0.4)
-    _add(
-        r,
-        "--noise",
-        "std of the initial image state",
-        type=nonnegative_float,
-        default=1.0,
-    )
+    _add(r, "--noise", "std of the noise image", type=nonnegative_float, default=1.0)
     _add(
         r,
         "--amplitude",
