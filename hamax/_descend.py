@@ -172,7 +172,12 @@ def _check_budget(ham, x0, stop, save) -> None:
 def _descend_ham(ham, x0, whole, masks, dt, adjoint, cfg, throw) -> Solution:
     system = ClampedSystem(ham, {k: x0[k] for k in (*whole, *masks)}, masks)
     free0 = {k: x0[k] for k in system.free_names}
-    return _solve(system, free0, x0, dt, adjoint, cfg, throw)
+    sol = _solve(system, free0, x0, dt, adjoint, cfg, throw)
+    # The wholly clamped layers come back as the very arrays given (not as
+    # outputs of the runtime check): a loop of descend calls then hands the next
+    # call the same values, so XLA computes their drive on the free layers once.
+    states = {**sol.states, **{k: x0[k] for k in whole}}
+    return eqx.tree_at(lambda s: s.states, sol, states)
 
 
 @eqx.filter_jit

@@ -5,7 +5,9 @@ evaluations after the loop. A jitted loop that never reads `solution.result`
 must not keep them alive: the check that raises (`throw=True`) depends only on
 what raises. Counted, not timed: the energy of a marker synapse goes through
 `sin` while its gradient goes through `cos`, so the `sine` ops in the compiled
-program are the energy evaluations that survived dead-code elimination.
+program are the energy evaluations that survived dead-code elimination. The
+same count shows that a loop of `descend(ham, ..., clamp=...)` computes the
+clamped layers' drive once, as a loop of `system.step` does.
 """
 
 from typing import Any
@@ -133,3 +135,49 @@ def test_loop_ignoring_result_still_raises(getkey):
         Exception, match="The maximum number of descent steps was reached"
     ):
         loop(ham, img)
+
+
+def drive_marker(g_image, g_hidden):
+    """A synapse whose drive on `hidden` from a clamped `image` goes through `sin`."""
+    return 1e-3 * jnp.sum(jnp.sin(g_image)) * jnp.sum(g_hidden)
+
+
+def test_loop_of_descend_on_a_ham_computes_the_clamped_drive_once(getkey):
+    # `descend(ham, x, clamp=...)` rebuilds the clamped system at every call; the
+    # clamped layers come back as the arrays given, so XLA sees the same drive
+    # in every call and computes it once, as a loop of `system.step` does.
+    ham, img = marked_system(getkey())
+    ham = hamax.HAM(
+        ham.neurons,
+        {**ham.synapses, "m": drive_marker},
+        [(("image", "hidden"), "d1"), (("hidden", "label"), "d2")]
+        + [(("image", "hidden"), "m")],
+        key=getkey(),
+        dtype=jnp.float64,
+    )
+
+    def steps_loop(ham, img):
+        system = ham.clamp({"image": img})
+        x = system.init()
+        for _ in range(4):
+            x = system.step(x, 0.1)
+        return x
+
+    def ham_loop(ham, img):
+        x = {**ham.init_states(dtype=img.dtype), "image": img}
+        for _ in range(4):
+            sol = hamax.descend(ham, x, dt=0.1, steps=1, clamp=["image"])
+            x = sol.states
+        return x["label"]
+
+    assert energies_in(steps_loop, ham, img) == 1
+    assert energies_in(ham_loop, ham, img) == 1  # 4 when each call's was kept
+    # ... and the clamped layer is returned unchanged, bit for bit.
+    sol = hamax.descend(
+        ham,
+        {**ham.init_states(dtype=img.dtype), "image": img},
+        dt=0.1,
+        steps=2,
+        clamp=["image"],
+    )
+    assert (sol.states["image"] == img).all()
