@@ -4,11 +4,13 @@ Exit codes: 0 success, 1 error, 2 usage error, 3 training stopped at a non-finit
 loss, 4 stopped at --time-limit, 130 interrupted (see `_cli_args.EXIT_CODES`).
 """
 
+import os
 import pathlib
 import shlex
 import sys
 
 from ._cli_args import parser as _parser
+from ._cli_run import eval_command, retrieve_command
 from .zoo import CLASSIFIERS
 
 
@@ -20,6 +22,25 @@ def _minutes(value: float | None) -> float | None:
     return None if value is None else 60 * value
 
 
+def _runtime_message(error: BaseException) -> str:
+    """The message of a runtime error raised inside a jitted descent, without
+    equinox's stack banner and debugging advice."""
+    text = str(error)
+    head = "EquinoxRuntimeError: "
+    if head in text:
+        text = text.rsplit(head, 1)[1]
+    return text.split("\n\n-----", 1)[0].strip()
+
+
+def _time_limited(command: str, minutes: float, done: int, where) -> None:
+    print(
+        f"hamax {command}: stopped before epoch {done + 1}, which would not have "
+        f"ended within --time-limit {minutes:g} min; {where} holds epoch {done}, "
+        "and the same command continues the run.",
+        file=sys.stderr,
+    )
+
+
 def _stopped_exit(statuses: list[str]) -> int:
     """0 when every run completed, else 3 (a non-finite loss) or 4 (only
     time limits)."""
@@ -27,120 +48,6 @@ def _stopped_exit(statuses: list[str]) -> int:
         return 0
     timed = all(s == "completed" or "time limit" in s for s in statuses)
     return TIME_LIMIT_EXIT if timed else NONFINITE_EXIT
-
-
-def _objective(meta: dict, run: str):
-    from .training import objective_from_json, zoo_objective
-
-    stored = meta.get("objective") or meta.get("settings", {}).get("objective")
-    if stored is not None:
-        return objective_from_json(stored)
-    if meta.get("model") in CLASSIFIERS:
-        return zoo_objective(meta["model"])
-    raise ValueError(
-        f"{run} stores no training objective (meta keys: {', '.join(meta)}); "
-        "evaluate it from Python with hamax.training.evaluate(ham, objective, data)."
-    )
-
-
-def _eval_data(objective, x, y) -> dict:
-    """The test batch keyed as `objective` reads it: images for the layers it
-    clamps or completes, integer labels for those it reads or clamps as labels."""
-    from .training import Classification, Completion, Joint
-
-    parts = objective.objectives if isinstance(objective, Joint) else (objective,)
-    data = {}
-    for o in parts:
-        if isinstance(o, Classification):
-            data[o.image], data[o.label] = x, y
-        elif isinstance(o, Completion):
-            data[o.target] = x
-            data.update({k: y for k in o.given})
-    return data
-
-
-def _eval(args) -> int:
-    from . import _apps, load_run
-    from .training import evaluate, standardize
-
-    ham, meta = load_run(args.run)
-    model = meta.get("model")
-    spec = CLASSIFIERS.get(model) if isinstance(model, str) else None
-    dataset = args.dataset or (spec.dataset if spec else None)
-    if dataset is None:
-        raise ValueError(
-            f"{args.run} holds a model that is not from the zoo, so its dataset is "
-            "unknown; pass --dataset mnist or --dataset cifar10."
-        )
-    if spec is not None and dataset != spec.dataset:
-        raise ValueError(
-            f"{args.run} holds zoo model {model!r}, trained on {spec.dataset}; got "
-            f"--dataset {dataset}. Drop --dataset or pass --dataset {spec.dataset}."
-        )
-    objective = _objective(meta, args.run)
-    arrays = _apps.load_dataset(dataset, args.data)
-    x = standardize(arrays["x_test"], dataset)
-    data = _eval_data(objective, x, arrays["y_test"].astype("int32"))
-    objective.check(ham, data)
-    m = evaluate(ham, objective, data)
-    parts = [
-        f"{k} {100 * v:.2f}%" if k.endswith("accuracy") else f"{k} {v:.4f}"
-        for k, v in m.items()
-    ]
-    name = model if isinstance(model, str) else type(ham).__name__
-    print(
-        f"{name} (epoch {meta.get('epoch', '?')}) on the {dataset} test set: "
-        + ", ".join(parts)
-    )
-    return 0
-
-
-def _layers_of(meta: dict) -> tuple[str | None, str | None]:
-    """Image and label layers from a stored Classification objective, if any."""
-    stored = meta.get("objective") or meta.get("settings", {}).get("objective")
-    todo = [stored] if isinstance(stored, dict) else []
-    while todo:
-        d = todo.pop(0)
-        if d.get("class") == "Classification":
-            return d.get("image"), d.get("label")
-        todo.extend(o for o in d.get("objectives", []) if isinstance(o, dict))
-    return None, None
-
-
-def _retrieve(args) -> int:
-    import matplotlib
-
-    from . import load_run
-    from ._app_figures import retrieval_with_energies, rising_labels
-
-    matplotlib.use("Agg")
-    ham, meta = load_run(args.run)
-    model = meta.get("model") if isinstance(meta.get("model"), str) else None
-    image, label = _layers_of(meta)
-    path, labels, energies = retrieval_with_energies(
-        ham,
-        model,
-        pathlib.Path(args.out),
-        labels=args.labels,
-        beta_scale=args.beta_scale,
-        steps=args.steps,
-        dt=args.dt,
-        noise=args.noise,
-        amplitude=args.amplitude,
-        seed=args.seed,
-        image=image,
-        label=label,
-    )
-    print(f"wrote {path} and {path.with_suffix('.npz')}")
-    rising = rising_labels(labels, energies)
-    if rising:
-        print(
-            f"hamax retrieve: warning: the descent was unstable for label(s) "
-            f"{rising}: the energy rose (--dt {args.dt:g} is too large for this "
-            "model), so the images may mean nothing; lower --dt.",
-            file=sys.stderr,
-        )
-    return 0
 
 
 def _train(args, progress: bool) -> int:
@@ -182,11 +89,8 @@ def _train(args, progress: bool) -> int:
         time_limit=_minutes(args.time_limit),
     )
     if "time limit" in res.status:
-        print(
-            f"hamax train: {res.status} (checkpoint: {res.checkpoint}); the same "
-            "command continues the run.",
-            file=sys.stderr,
-        )
+        done = len(res.history)
+        _time_limited("train", args.time_limit, done, res.checkpoint)
         return TIME_LIMIT_EXIT
     if res.status != "completed":
         saved = (
@@ -237,6 +141,8 @@ def _reproduce_data(given: list[str] | None, models: list[str]) -> dict[str, str
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `hamax` command; returns the exit code."""
     args = _parser().parse_args(argv)
+    import equinox as eqx
+
     from . import _apps
     from ._checkpoint import CheckpointError
     from .data import ChecksumError, DataUnavailableError
@@ -259,9 +165,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "train":
             return _train(args, progress)
         if args.command == "eval":
-            return _eval(args)
+            return eval_command(args)
         if args.command == "retrieve":
-            return _retrieve(args)
+            return retrieve_command(args)
         from ._app_reproduce import run_reproduce
 
         rows = run_reproduce(
@@ -276,6 +182,10 @@ def main(argv: list[str] | None = None) -> int:
             progress=progress,
             command=shlex.join(["hamax", *(sys.argv[1:] if argv is None else argv)]),
         )
+        for r in rows:
+            if "time limit" in r["status"]:
+                where = pathlib.Path(args.out) / r["model"]
+                _time_limited("reproduce", args.time_limit, r["epochs"], where)
         return _stopped_exit([r["status"] for r in rows])
     except (
         DataUnavailableError,
@@ -287,8 +197,21 @@ def main(argv: list[str] | None = None) -> int:
     ) as e:
         print(f"hamax {args.command}: error: {e}", file=sys.stderr)
         return 1
+    except eqx.EquinoxRuntimeError as e:  # e.g. a descent that became non-finite
+        print(f"hamax {args.command}: error: {_runtime_message(e)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
-        print(f"hamax {args.command}: interrupted", file=sys.stderr)
+        print(
+            f"hamax {args.command}: interrupted; a run directory keeps its last "
+            "checkpoint, and the same command continues it.",
+            file=sys.stderr,
+        )
+        if argv is None:  # the `hamax` command, not a call from Python
+            # Exit now: interpreter shutdown while JAX still compiles or runs
+            # on other threads can crash (a segfault instead of 130).
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(130)
         return 130
 
 

@@ -6,6 +6,7 @@ import textwrap
 from . import __version__
 from ._cli_launch import add_launch_flags
 from ._cli_types import (
+    minutes as minutes,
     nonnegative_float as nonnegative_float,
     nonnegative_int as nonnegative_int,
     positive_float as positive_float,
@@ -98,8 +99,9 @@ def _train_flags(t) -> None:
         default=None,
     )
     _time_limit(t)
-    _flag(t, "--no-resume", "start over even if --out holds a checkpoint")
-    _flag(t, "--force-resume", "resume even if the saved settings differ from these")
+    resume = t.add_mutually_exclusive_group()
+    _flag(resume, "--no-resume", "start over even if --out holds a checkpoint")
+    _flag(resume, "--force-resume", "resume even if the saved settings differ")
     _add(
         t,
         "--checkpoint-every",
@@ -113,13 +115,14 @@ def _train_flags(t) -> None:
     add_launch_flags(t)  # --distributed and its launch values
 
 
-def _time_limit(q) -> None:
+def _time_limit(q, who: str = "this command") -> None:
     _add(
         q,
         "--time-limit",
-        "minutes this command may train: an epoch starts only if it should end "
-        "in time; then exit code 4, and the same command continues; None = no limit",
-        type=positive_float,
+        f"minutes {who} may train: an epoch starts only if it should end in time "
+        "(the first always runs); then exit code 4, and the same command "
+        "continues; None = no limit",
+        type=minutes,
         default=None,
         metavar="MINUTES",
     )
@@ -293,5 +296,5 @@ def parser() -> argparse.ArgumentParser:
         type=positive_int,
         default=None,
     )
-    _time_limit(rep)
+    _time_limit(rep, "each model may train in this command (so up to N models x)")
     return p

@@ -49,3 +49,14 @@ def nonnegative_float(text: str) -> float:
     if v < 0:
         raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {v:g}")
     return v
+
+
+def minutes(text: str) -> float:
+    """A finite number of minutes > 0 whose seconds are finite too (argparse
+    `type=`)."""
+    v = positive_float(text)
+    if not math.isfinite(60 * v):
+        raise argparse.ArgumentTypeError(
+            f"expected a number of minutes whose seconds are finite, got {text!r}"
+        )
+    return v

@@ -142,6 +142,14 @@ def test_help_version_and_exit_codes(capsys):
         (["demo", "--epochs", "0"], "--epochs: expected a whole number >= 1, got 0"),
         (["reproduce", "--epochs", "-1"], "--epochs: expected a whole number >= 1"),
         (["bogus"], "invalid choice: 'bogus'"),
+        (
+            ["train", "--model", "hn_relu_mnist", "--no-resume", "--force-resume"],
+            "argument --force-resume: not allowed with argument --no-resume",
+        ),
+        (
+            ["reproduce", "--time-limit", "0"],
+            "--time-limit: expected a finite number > 0, got 0",
+        ),
     ],
 )
 def test_bad_flags_are_usage_errors(argv, message, capsys):
@@ -237,6 +245,15 @@ def test_eval_and_retrieve_accept_the_run_dir_or_a_file(run_dir, small_npz, caps
     assert "--dt 10 is too large" in err
     with np.load(r / "retrieved.npz") as f:
         assert list(f["labels"]) == [3, 7] and f["energies"].shape == (2, 4)
+    # A descent that overflows is one line of error, not a traceback.
+    assert main([*argv, "3", "--dt", "1e30", "--out", str(r.parent / "nan")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "hamax retrieve: error: The state or energy became non-finite (NaN or inf) "
+        "during descent; reduce dt"
+    ), err
+    assert "Traceback" not in err and "-----" not in err
+    assert not (r.parent / "nan" / "retrieved.npz").exists()
     assert main([*argv, "10"]) == 1
     assert capsys.readouterr().err == (
         "hamax retrieve: error: recall_labels got label 10, outside the label layer "

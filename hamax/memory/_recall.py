@@ -95,4 +95,7 @@ def recall_labels(
         )
         return ham.neurons[image].activation(sol.states[image]), sol.energies
 
-    return jax.jit(jax.vmap(one))(states, keys)
+    # eqx.filter_jit (not jax.jit): a runtime error of the descent (e.g. a
+    # non-finite state at too large a dt) comes back as equinox's error with
+    # hamax's message, not as a failed host callback.
+    return eqx.filter_jit(jax.vmap(one))(states, keys)
