@@ -2,7 +2,6 @@
 metrics files."""
 
 import sys
-import time
 
 import equinox as eqx
 
@@ -17,13 +16,26 @@ def write_metrics(run: RunDir, history: list[dict]) -> None:
 
     from ..data._download import atomic_write_bytes
 
+    # One column order whatever the rows' key order (a resumed run's history
+    # comes back from the checkpoint with its keys sorted).
+    fields = sorted(dict.fromkeys(k for row in history for k in row), key=_column)
+    history = [{k: row[k] for k in fields if k in row} for row in history]
     atomic_write_bytes(run.metrics_json, json.dumps(history, indent=1).encode())
     buf = io.StringIO()
-    fields = list(dict.fromkeys(k for row in history for k in row))
     writer = csv.DictWriter(buf, fieldnames=fields)
     writer.writeheader()
     writer.writerows(history)
     atomic_write_bytes(run.metrics_csv, buf.getvalue().encode())
+
+
+def _column(key: str) -> tuple:
+    """epoch, train_*, test_*, other metrics, epoch_seconds; loss before
+    accuracy within a split."""
+    split = key.split("_", 1)[0]
+    group = {"epoch": 0, "train": 1, "test": 2}.get(split, 3)
+    group = 4 if key == "epoch_seconds" else group
+    metric = key.split("_", 1)[-1]
+    return group, {"loss": 0, "accuracy": 1}.get(metric, 2), key
 
 
 def epoch_line(row: dict, epochs: int | None, eta: float | None = None) -> str:
@@ -70,10 +82,14 @@ def describe(transform) -> str | None:
     return getattr(transform, "__qualname__", type(transform).__name__)
 
 
-def out_of_time(limit: float | None, clock: float, done: int) -> bool:
-    """Whether one more epoch, as long as the mean of the `done` ones, would
-    end after `limit` seconds from `clock`."""
-    if limit is None or done == 0:
+def out_of_time(limit: float | None, walls: list[float], now: float) -> bool:
+    """Whether one more epoch from `now` would end after `limit` seconds from
+    `walls[0]`;
+    `walls` are the clock at the start and after each epoch. An epoch is
+    estimated as the mean of those after the first (which compiles), or as the
+    first when it is the only one."""
+    if limit is None or len(walls) < 2:
         return False
-    spent = time.perf_counter() - clock
-    return spent + spent / done > limit
+    spans = [b - a for a, b in zip(walls, walls[1:])]
+    each = sum(spans[1:]) / len(spans[1:]) if len(spans) > 1 else spans[0]
+    return now - walls[0] + each > limit

@@ -109,9 +109,10 @@ def train(
       must divide evenly).
     - `meta`: extra JSON metadata stored in the checkpoints.
     - `time_limit`: seconds of wall time this call may take: an epoch starts
-      only if the mean epoch so far says it ends within the limit (the first
-      always runs). The run stops with a checkpoint and `status` saying so;
-      call again to continue (e.g. a job with a wall-clock allocation).
+      only if, at the mean time of this call's epochs after its first (which
+      compiles), it ends within the limit; the first epoch always runs. The run
+      stops with a checkpoint and `status` saying so; call again to continue
+      (e.g. a job with a wall-clock allocation).
     """
     train_data = {k: np.asarray(v) for k, v in train_data.items()}
     test_data = (
@@ -189,15 +190,12 @@ def train(
             _checkpoint.save(run.checkpoint, (ham, opt_state), meta=info, spec=spec)
 
         jitted_transform = None if transform is None else jax.jit(transform)
-        clock = time.perf_counter()
+        clock, walls = time.perf_counter(), [time.perf_counter()]
         for epoch in range(start, epochs):
-            if dist.agree_to_stop(out_of_time(time_limit, clock, epoch - start)):
+            if dist.agree_to_stop(out_of_time(time_limit, walls, time.perf_counter())):
                 status = (
-                    f"stopped: time limit ({time_limit:g} s) before epoch "
-                    f"{epoch + 1}; run again to continue"
+                    f"stopped: time limit ({time_limit:g} s) before epoch {epoch + 1}"
                 )
-                if progress:
-                    say(dist.process_prefix() + f"train: {status}.")
                 break
             rng = np.random.default_rng([seed, epoch])
             batches = iterate_batches(tuple(train_data.values()), batch_size, rng=rng)
@@ -265,6 +263,7 @@ def train(
                 eta = (time.perf_counter() - clock) / done * (epochs - epoch - 1)
                 say(dist.process_prefix() + epoch_line(row, epochs, eta))
             state = EpochState()
+            walls.append(time.perf_counter())
         return TrainResult(
             ham, history, run.checkpoint if run else None, status, opt_state
         )
