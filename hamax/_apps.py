@@ -126,8 +126,8 @@ def run_demo(
     epochs = epochs or (3 if full else 15)
     say(
         f"hamax demo: training {model} on {source} ({len(arrays['x_train'])} train "
-        f"/ {len(arrays['x_test'])} test images) for {epochs} epochs, batch 400, "
-        "AdamW 1e-3."
+        f"/ {len(arrays['x_test'])} test images) for {epochs} "
+        f"epoch{'s' * (epochs != 1)}, batch 400, AdamW 1e-3."
     )
     t0 = time.perf_counter()
     result = train_classifier(
@@ -157,7 +157,7 @@ def run_demo(
     }
     print(
         f"test accuracy ({source}): {100 * summary['test_accuracy']:.2f}% after "
-        f"{epochs} epochs ({seconds:.0f} s)"
+        f"{epochs} epoch{'s' * (epochs != 1)} ({seconds:.0f} s)"
     )
     print(f"plots: {', '.join(summary['plots'])}")
     summary["figure2_recognised"] = figure2_check(

@@ -168,7 +168,8 @@ class ClampedSystem(eqx.Module):
                 f"{list(names)}, got {list(free)}"
                 + (f" (clamped or unknown: {extra})" if extra else "")
                 + (f" (missing: {missing})" if missing else "")
-                + ". system.init() makes them."
+                + ". system.init() makes them; to continue a descent, pass its "
+                "`solution.free` (not `.states`)."
             )
         self.ham.check_states(self.states(dict(free)), where)
 

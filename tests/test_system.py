@@ -252,7 +252,9 @@ def test_descend_argument_errors(getkey):
         (
             lambda: hamax.descend(system, xs, steps=2),
             r"descend expected states for exactly the free layers \['hidden', 'label'\], "
-            r"got \['image', 'hidden', 'label'\] \(clamped or unknown: \['image'\]\)",
+            r"got \['image', 'hidden', 'label'\] \(clamped or unknown: \['image'\]\)"
+            r"\. system\.init\(\) makes them; to continue a descent, pass its "
+            r"`solution\.free` \(not `\.states`\)\.",
         ),
         (
             lambda: hamax.descend(system, {"hidden": xs["hidden"]}, steps=2),

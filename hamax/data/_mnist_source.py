@@ -40,7 +40,8 @@ def load_mnist_or_fallback(
 
     **Raises:** `DataUnavailableError` when `root` does not hold MNIST, or when
     MNIST and the fallback are both unavailable (the message says what to
-    install or where to put the files).
+    install or where to put the files); `ValueError` when a file there is
+    damaged or not MNIST (not an .npz, missing arrays, wrong shapes).
     """
     if root is not None:
         return load_mnist(root, download=False), f"MNIST from {root}"
