@@ -84,6 +84,10 @@ def test_cli_time_limit_exit_code_and_continue(tmp_path, capsys):
     )
     assert main([*argv, "--time-limit", "1e-9"]) == 0  # epoch 2, the last
     assert "epoch 2/2" in capsys.readouterr().err
+    assert main(argv) == 0
+    assert f"train: {tmp_path / 'run'} is at epoch 2 of 2: nothing to train." in (
+        capsys.readouterr().err
+    )
     rep = ["reproduce", "--data", str(npz), "--models", "hn_relu_mnist"]
     rep += ["--max-batches", "1", "--epochs", "2", "--out", str(tmp_path / "rep")]
     assert main([*rep, "--time-limit", "1e-9"]) == 4

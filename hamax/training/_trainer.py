@@ -191,6 +191,8 @@ def train(
 
         jitted_transform = None if transform is None else jax.jit(transform)
         clock, walls = time.perf_counter(), [time.perf_counter()]
+        if start >= epochs and progress:
+            say(f"train: {out_dir} is at epoch {start} of {epochs}: nothing to train.")
         for epoch in range(start, epochs):
             if dist.agree_to_stop(out_of_time(time_limit, walls, time.perf_counter())):
                 status = (
