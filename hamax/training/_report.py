@@ -84,10 +84,9 @@ def describe(transform) -> str | None:
 
 def out_of_time(limit: float | None, walls: list[float], now: float) -> bool:
     """Whether one more epoch from `now` would end after `limit` seconds from
-    `walls[0]`;
-    `walls` are the clock at the start and after each epoch. An epoch is
-    estimated as the mean of those after the first (which compiles), or as the
-    first when it is the only one."""
+    `walls[0]`; `walls` are the clock at the start and after each epoch. An
+    epoch is estimated as the mean of those after the first (which compiles),
+    or as the first when it is the only one."""
     if limit is None or len(walls) < 2:
         return False
     spans = [b - a for a, b in zip(walls, walls[1:])]
