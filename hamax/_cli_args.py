@@ -296,5 +296,5 @@ def parser() -> argparse.ArgumentParser:
         type=positive_int,
         default=None,
     )
-    _time_limit(rep, "each model may train in this command (so up to N models x)")
+    _time_limit(rep, "each model (the whole command: up to N models times that)")
     return p
