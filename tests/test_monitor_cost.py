@@ -50,6 +50,15 @@ def energies_in(f, ham, img) -> int:
     return str(jitted.lower(params, img).compile().as_text()).count(" sine(")
 
 
+def steps_loop(ham, img):
+    """Four `system.step` calls on one clamped system: the reference loop."""
+    system = ham.clamp({"image": img})
+    x = system.init()
+    for _ in range(4):
+        x = system.step(x, 0.1)
+    return x
+
+
 def _loop(read_result: bool, steps: int = 1, calls: int = 4):
     def f(ham, img):
         system = ham.clamp({"image": img})
@@ -65,13 +74,6 @@ def _loop(read_result: bool, steps: int = 1, calls: int = 4):
 
 def test_loop_ignoring_result_evaluates_no_energy(getkey):
     ham, img = marked_system(getkey())
-
-    def steps_loop(ham, img):
-        system = ham.clamp({"image": img})
-        x = system.init()
-        for _ in range(4):
-            x = system.step(x, 0.1)
-        return x
 
     assert energies_in(steps_loop, ham, img) == 0
     for steps in (1, 3):
@@ -155,13 +157,6 @@ def test_loop_of_descend_on_a_ham_computes_the_clamped_drive_once(getkey):
         key=getkey(),
         dtype=jnp.float64,
     )
-
-    def steps_loop(ham, img):
-        system = ham.clamp({"image": img})
-        x = system.init()
-        for _ in range(4):
-            x = system.step(x, 0.1)
-        return x
 
     def ham_loop(ham, img):
         x = {**ham.init_states(dtype=img.dtype), "image": img}
