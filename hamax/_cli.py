@@ -22,16 +22,6 @@ def _minutes(value: float | None) -> float | None:
     return None if value is None else 60 * value
 
 
-def _runtime_message(error: BaseException) -> str:
-    """The message of a runtime error raised inside a jitted descent, without
-    equinox's stack banner and debugging advice."""
-    text = str(error)
-    head = "EquinoxRuntimeError: "
-    if head in text:
-        text = text.rsplit(head, 1)[1]
-    return text.split("\n\n-----", 1)[0].strip()
-
-
 def _time_limited(command: str, minutes: float, done: int, where) -> None:
     print(
         f"hamax {command}: stopped before epoch {done + 1}, which would not have "
@@ -198,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hamax {args.command}: error: {e}", file=sys.stderr)
         return 1
     except eqx.EquinoxRuntimeError as e:  # e.g. a descent that became non-finite
-        print(f"hamax {args.command}: error: {_runtime_message(e)}", file=sys.stderr)
+        print(f"hamax {args.command}: error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(

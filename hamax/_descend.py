@@ -110,7 +110,7 @@ def descend(
         check_dtypes(x0)
         _check_budget(system.ham, x0, stop, save)
         dtype = jnp.result_type(*x0.values())
-        with _plain_errors():
+        with plain_errors():
             return _descend_system(
                 system, dict(x0), jnp.asarray(dt, dtype), adjoint, cfg, throw
             )
@@ -129,14 +129,14 @@ def descend(
     check_dtypes(x0)
     _check_budget(system, x0, stop, save)
     dtype = jnp.result_type(*x0.values())
-    with _plain_errors():
+    with plain_errors():
         return _descend_ham(
             system, dict(x0), whole, masks, jnp.asarray(dt, dtype), adjoint, cfg, throw
         )
 
 
 @contextlib.contextmanager
-def _plain_errors():
+def plain_errors():
     """Re-raise a runtime error of the descent with its own message as the first
     line (equinox puts a stack banner and debugging advice around it)."""
     try:

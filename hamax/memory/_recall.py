@@ -7,6 +7,7 @@ import jax.random as jr
 import numpy as np
 from jaxtyping import Array, ArrayLike, Int, PRNGKeyArray
 
+from .._descend import plain_errors
 from .._ham import HAM
 from .._retrieve import _check_layer, retrieve, scale_temperature
 from ..dynamics import Save
@@ -96,6 +97,7 @@ def recall_labels(
         return ham.neurons[image].activation(sol.states[image]), sol.energies
 
     # eqx.filter_jit (not jax.jit): a runtime error of the descent (e.g. a
-    # non-finite state at too large a dt) comes back as equinox's error with
-    # hamax's message, not as a failed host callback.
-    return eqx.filter_jit(jax.vmap(one))(states, keys)
+    # non-finite state at too large a dt) comes back as equinox's error, not as
+    # a failed host callback, and plain_errors leaves hamax's message alone.
+    with plain_errors():
+        return eqx.filter_jit(jax.vmap(one))(states, keys)
