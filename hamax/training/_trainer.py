@@ -190,7 +190,7 @@ def train(
             _checkpoint.save(run.checkpoint, (ham, opt_state), meta=info, spec=spec)
 
         jitted_transform = None if transform is None else jax.jit(transform)
-        clock, walls = time.perf_counter(), [time.perf_counter()]
+        walls = [time.perf_counter()]  # the start, then the end of each epoch
         if start >= epochs and progress:
             say(f"train: {out_dir} is at epoch {start} of {epochs}: nothing to train.")
         for epoch in range(start, epochs):
@@ -262,7 +262,7 @@ def train(
                 write_metrics(run, history)
             if progress:
                 done = epoch + 1 - start
-                eta = (time.perf_counter() - clock) / done * (epochs - epoch - 1)
+                eta = (time.perf_counter() - walls[0]) / done * (epochs - epoch - 1)
                 say(dist.process_prefix() + epoch_line(row, epochs, eta))
             state = EpochState()
             walls.append(time.perf_counter())
