@@ -33,6 +33,11 @@ from .dynamics import (
     Save as Save,
     Steps as Steps,
 )
+from .lagrangians import (
+    Learnable as Learnable,
+    learnable as learnable,
+    learned_values as learned_values,
+)
 
 
 # The one version source: pyproject.toml reads it (setuptools dynamic version).

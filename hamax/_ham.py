@@ -17,6 +17,7 @@ from ._graph import (
 from ._misc import suggest, tree_sum
 from ._neurons import NeuronLayer
 from ._system import ClampedSystem
+from .lagrangians._learnable import with_dtype
 from .synapses._base import synapse_arity
 
 
@@ -113,9 +114,13 @@ class HAM(eqx.Module):
                     f"synapse {syn!r}, which takes {arity}. List exactly {arity} "
                     "layer name(s) in the connection."
                 )
-        self.neurons = dict(neurons)
+        # Learnables built without a dtype take the HAM's (hamax.learnable).
+        # (Value by value: a pytree map would sort the dicts' keys.)
+        neurons = {k: with_dtype(v, dtype) for k, v in neurons.items()}
+        synapses = {k: with_dtype(v, dtype) for k, v in synapses.items()}
+        self.neurons = neurons
         self.connections = conns
-        self.synapses = _init_synapses(dict(synapses), conns, self.neurons, key, dtype)
+        self.synapses = _init_synapses(synapses, conns, self.neurons, key, dtype)
         for names, syn in conns:
             _check_connection(self.neurons, self.synapses, names, syn, dtype)
 

@@ -10,6 +10,7 @@ from ._descend import descend
 from ._ham import HAM
 from ._misc import suggest
 from ._solution import Solution
+from .lagrangians._learnable import resolve
 
 
 def _check_layer(ham: HAM, name: str, where: str) -> None:
@@ -89,7 +90,10 @@ def scale_temperature(ham: HAM, beta_scale: float) -> HAM:
             "beta_scale=1.0."
         )
     for name in names:
-        ham = eqx.tree_at(_where_beta(name), ham, _where_beta(name)(ham) * scale)
+        # A learnable beta becomes its bounded value, scaled (retrieval does not
+        # train it).
+        beta = resolve(_where_beta(name)(ham))
+        ham = eqx.tree_at(_where_beta(name), ham, beta * scale)
     return ham
 
 

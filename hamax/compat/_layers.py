@@ -141,7 +141,7 @@ def _beta(hidden_lagrangian) -> float:
     if hidden_lagrangian is None:
         return 1.0
     if isinstance(hidden_lagrangian, L.Softmax):
-        return float(hidden_lagrangian.beta)
+        return float(hidden_lagrangian.resolved().beta)
     raise ValueError(
         "AttentionSynapse supports a Softmax hidden Lagrangian only, got "
         f"{hidden_lagrangian!r}. Pass hidden_lagrangian=LSoftmax(beta=...) or None."

@@ -17,6 +17,11 @@ from ._functional import (
     lagr_tanh as lagr_tanh,
 )
 from ._identity import Identity as Identity
+from ._learnable import (
+    Learnable as Learnable,
+    learnable as learnable,
+    learned_values as learned_values,
+)
 from ._norm import LayerNorm as LayerNorm, SphericalNorm as SphericalNorm
 from ._repu import ReLU as ReLU, RePU as RePU
 from ._sigmoid import Sigmoid as Sigmoid, Tanh as Tanh

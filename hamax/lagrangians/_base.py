@@ -1,4 +1,5 @@
 import abc
+import functools as ft
 from typing import Any
 
 import equinox as eqx
@@ -7,6 +8,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from .._custom_types import Scalar
+from ._learnable import Learnable, resolve
 
 
 class AbstractLagrangian(eqx.Module):
@@ -18,8 +20,30 @@ class AbstractLagrangian(eqx.Module):
 
     Subclasses implement `__call__` only; `activation` is always `jax.grad` of it.
     Every hyperparameter has a default, so `cls()` builds a usable instance.
-    Hyperparameters given as JAX arrays are learnable (they are pytree leaves).
+    A hyperparameter given as [`hamax.learnable`][]`(value)` is trained and kept
+    at or above its bound: every subclass's `__call__` sees the bounded values
+    (see [`resolved`][hamax.lagrangians.AbstractLagrangian.resolved]), so a
+    Lagrangian written for fixed floats is learnable without a change. (A plain
+    JAX array is a leaf too, but has no bound.)
     """
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        call = cls.__dict__.get("__call__")
+        if call is not None and not getattr(call, "_hamax_resolves", False):
+
+            @ft.wraps(call)
+            def __call__(self, x):
+                return call(self.resolved(), x)
+
+            __call__._hamax_resolves = True  # type: ignore[attr-defined]
+            cls.__call__ = __call__  # type: ignore[method-assign]
+
+    def resolved(self):
+        """This Lagrangian with each [`hamax.Learnable`][] hyperparameter replaced
+        by its bounded value: what `__call__` computes with. Use it to read a
+        hyperparameter as a number (`lag.resolved().beta`)."""
+        return resolve(self)
 
     @abc.abstractmethod
     def __call__(self, x: Float[Array, "*shape"]) -> Scalar:
@@ -49,7 +73,19 @@ def check_hyperparameter(
     owner: str, name: str, value: Any, *, low: float, strict: bool, why: str
 ) -> None:
     """Raise `ValueError` unless every element of a concrete `value` is finite
-    and above `low` (or at least `low` when not `strict`)."""
+    and above `low` (or at least `low` when not `strict`). For a
+    [`hamax.Learnable`][], its bound must satisfy the same condition (so no
+    optimiser step can leave the range) and its initial value is checked."""
+    if isinstance(value, Learnable):
+        lower = value.lower
+        if lower is None or not (lower > low if strict else lower >= low):
+            op = ">" if strict else ">="
+            raise ValueError(
+                f"{owner} expected a learnable `{name}` with a lower bound {op} "
+                f"{low:g} ({why}), got lower={lower!r}; use "
+                f"hamax.learnable(value, lower=...) with such a bound."
+            )
+        value = value.value
     a = _concrete(value)
     if a is None:
         return

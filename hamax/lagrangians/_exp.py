@@ -1,8 +1,9 @@
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .._custom_types import Scalar, ScalarLike
+from .._custom_types import Scalar
 from ._base import AbstractLagrangian, check_beta
+from ._learnable import HyperScalar
 
 
 # exp(y) is used exactly up to y = _EXP_MAX; beyond it the function continues by
@@ -27,7 +28,7 @@ class Exp(AbstractLagrangian):
     activations stay finite in float32 (they are exact below that point).
     """
 
-    beta: ScalarLike = 1.0
+    beta: HyperScalar = 1.0
 
     def __check_init__(self):
         check_beta("Exp", self.beta)
@@ -44,7 +45,7 @@ class RExp(AbstractLagrangian):
     `Exp`).
     """
 
-    beta: ScalarLike = 1.0
+    beta: HyperScalar = 1.0
 
     def __check_init__(self):
         check_beta("RExp", self.beta)

@@ -4,8 +4,9 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .._custom_types import Scalar, ScalarLike, TensorLike
+from .._custom_types import Scalar
 from ._base import AbstractLagrangian, check_hyperparameter
+from ._learnable import HyperScalar, HyperTensor
 
 
 def _axis_size(x, axis) -> int:
@@ -19,7 +20,7 @@ class _AbstractNorm(AbstractLagrangian):
     # The hyperparameters and their checks shared by the normalisation
     # Lagrangians; each concrete class declares the fields (equinox's
     # abstract/final pattern) and implements `__call__`.
-    gamma: eqx.AbstractVar[ScalarLike]
+    gamma: eqx.AbstractVar[HyperScalar]
     eps: eqx.AbstractVar[float]
 
     def __check_init__(self):
@@ -60,8 +61,8 @@ class LayerNorm(_AbstractNorm):
     scalar and `delta` anything broadcastable to the state.
     """
 
-    gamma: ScalarLike = 1.0
-    delta: TensorLike = 0.0
+    gamma: HyperScalar = 1.0
+    delta: HyperTensor = 0.0
     axis: int | tuple[int, ...] | None = eqx.field(static=True, default=-1)
     eps: float = eqx.field(static=True, default=1e-5)
 
@@ -80,8 +81,8 @@ class SphericalNorm(_AbstractNorm):
     $g = \gamma x / \sqrt{\lVert x\rVert^2 + \epsilon} + \delta$.
     """
 
-    gamma: ScalarLike = 1.0
-    delta: TensorLike = 0.0
+    gamma: HyperScalar = 1.0
+    delta: HyperTensor = 0.0
     axis: int | tuple[int, ...] | None = eqx.field(static=True, default=-1)
     eps: float = eqx.field(static=True, default=1e-5)
 

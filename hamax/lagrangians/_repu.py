@@ -2,8 +2,9 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .._custom_types import Scalar, ScalarLike
+from .._custom_types import Scalar
 from ._base import AbstractLagrangian, check_hyperparameter
+from ._learnable import HyperScalar
 
 
 class RePU(AbstractLagrangian):
@@ -13,7 +14,7 @@ class RePU(AbstractLagrangian):
     associative memories (Krotov & Hopfield, 2016). Convex for $n \ge 1$.
     """
 
-    n: ScalarLike = 3.0
+    n: HyperScalar = 3.0
 
     def __check_init__(self):
         check_hyperparameter(

@@ -2,8 +2,9 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .._custom_types import Scalar, ScalarLike
+from .._custom_types import Scalar
 from ._base import AbstractLagrangian, check_beta
+from ._learnable import HyperScalar
 
 
 def _logcosh(y):
@@ -56,7 +57,7 @@ class Tanh(AbstractLagrangian):
     $x = 100$).
     """
 
-    beta: ScalarLike = 1.0
+    beta: HyperScalar = 1.0
 
     def __check_init__(self):
         check_beta("Tanh", self.beta)
@@ -72,7 +73,7 @@ class Sigmoid(AbstractLagrangian):
     are finite for every finite input.
     """
 
-    beta: ScalarLike = 1.0
+    beta: HyperScalar = 1.0
 
     def __check_init__(self):
         check_beta("Sigmoid", self.beta)

@@ -3,8 +3,9 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .._custom_types import Scalar, ScalarLike
+from .._custom_types import Scalar
 from ._base import AbstractLagrangian, check_beta
+from ._learnable import HyperScalar
 
 
 class Softmax(AbstractLagrangian):
@@ -16,7 +17,7 @@ class Softmax(AbstractLagrangian):
     `axis=None` takes one softmax over all elements.
     """
 
-    beta: ScalarLike = 1.0
+    beta: HyperScalar = 1.0
     axis: int | tuple[int, ...] | None = eqx.field(static=True, default=-1)
 
     def __check_init__(self):
@@ -42,7 +43,7 @@ class Ghostmax(AbstractLagrangian):
     a softmax with an extra zero logit, which lets every unit be off at once.
     """
 
-    beta: ScalarLike = 1.0
+    beta: HyperScalar = 1.0
     axis: int | tuple[int, ...] | None = eqx.field(static=True, default=-1)
 
     def __check_init__(self):

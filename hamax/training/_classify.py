@@ -30,7 +30,7 @@ def log_probs(
     layer (stable), else the log of the activations."""
     lag = ham.neurons[label].lagrangian
     if isinstance(lag, Softmax):
-        return jax.nn.log_softmax(lag.beta * x_label, axis=-1)
+        return jax.nn.log_softmax(lag.resolved().beta * x_label, axis=-1)
     g = jax.vmap(ham.neurons[label].activation)(x_label)
     return jnp.log(jnp.clip(g, jnp.finfo(g.dtype).tiny, None))
 

@@ -14,6 +14,7 @@ import optax
 
 from .. import _checkpoint
 from ..data._batches import iterate_batches, num_batches
+from ..lagrangians import learned_values
 from . import _distributed as dist
 from ._epoch import EpochState, run_epoch
 from ._evaluate import evaluate
@@ -247,6 +248,8 @@ def train(
             if test_data is not None:
                 test = evaluate(ham, objective, test_data)
                 row.update({f"test_{k}": v for k, v in test.items()})
+            # The value of every learnable hyperparameter (hamax.learnable).
+            row.update({f"learned.{k}": v for k, v in learned_values(ham).items()})
             row["epoch_seconds"] = st.seconds
             history.append(row)
             save(epoch + 1, EpochState(), ham, opt_state)

@@ -10,6 +10,7 @@ from ._classifiers import (
     make_hn as make_hn,
     make_hn_cifar10 as make_hn_cifar10,
     make_hn_mnist as make_hn_mnist,
+    make_hn_softmax_beta5_mnist as make_hn_softmax_beta5_mnist,
     make_hn_softmax_cifar10 as make_hn_softmax_cifar10,
     make_hn_softmax_mnist as make_hn_softmax_mnist,
 )

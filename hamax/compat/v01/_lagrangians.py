@@ -114,6 +114,13 @@ def _f(v):
     return float(v) if isinstance(v, int) else v
 
 
+def _trainable(beta, min_beta) -> L.Learnable:
+    # v0.1 made every beta a `tx.Parameter` and clipped it at `min_beta` in the
+    # forward pass; a hamax Learnable does the same (with a straight-through
+    # gradient, so a beta below the bound can come back).
+    return L.learnable(beta, lower=min_beta)
+
+
 def _no_scale(owner, scale):
     if scale != 1.0:
         raise ValueError(
@@ -139,16 +146,17 @@ def LRelu() -> L.ReLU:
 
 
 def LSigmoid(beta=1.0, scale=1.0, min_beta=1e-6) -> L.Sigmoid:
-    """v0.1 `LSigmoid(beta)`: [`hamax.lagrangians.Sigmoid`][] (`scale` must be 1)."""
-    del min_beta
+    """v0.1 `LSigmoid(beta)`: [`hamax.lagrangians.Sigmoid`][] with a trainable
+    `beta`, kept at or above `min_beta` (`scale` must be 1)."""
     _no_scale("LSigmoid", scale)
-    return L.Sigmoid(beta=_f(beta))
+    return L.Sigmoid(beta=_trainable(beta, min_beta))
 
 
 def LSoftmax(beta=1.0, axis: int = -1, min_beta=1e-6) -> L.Softmax:
-    """v0.1 `LSoftmax(beta, axis)`: [`hamax.lagrangians.Softmax`][]."""
-    del min_beta
-    return L.Softmax(beta=_f(beta), axis=axis)
+    """v0.1 `LSoftmax(beta, axis)`: [`hamax.lagrangians.Softmax`][] with a
+    trainable `beta` ([`hamax.learnable`][]), kept at or above `min_beta` as in
+    v0.1."""
+    return L.Softmax(beta=_trainable(beta, min_beta), axis=axis)
 
 
 def LSoftmaxUnstable(beta=1.0, axis: int = -1, min_beta=1e-6) -> L.Softmax:
@@ -157,26 +165,31 @@ def LSoftmaxUnstable(beta=1.0, axis: int = -1, min_beta=1e-6) -> L.Softmax:
 
 
 def LExp(beta=1.0, min_beta=1e-6) -> L.Exp:
-    """v0.1 `LExp(beta)`: [`hamax.lagrangians.Exp`][]."""
-    del min_beta
-    return L.Exp(beta=_f(beta))
+    """v0.1 `LExp(beta)`: [`hamax.lagrangians.Exp`][] with a trainable `beta`
+    ([`hamax.learnable`][]), kept at or above `min_beta` as in v0.1."""
+    return L.Exp(beta=_trainable(beta, min_beta))
 
 
 def LRexp(beta=1.0, min_beta=1e-6) -> L.RExp:
-    """v0.1 `LRexp(beta)`: [`hamax.lagrangians.RExp`][]."""
-    del min_beta
-    return L.RExp(beta=_f(beta))
+    """v0.1 `LRexp(beta)`: [`hamax.lagrangians.RExp`][] with a trainable `beta`
+    ([`hamax.learnable`][]), kept at or above `min_beta` as in v0.1."""
+    return L.RExp(beta=_trainable(beta, min_beta))
 
 
 def LTanh(beta=1.0, min_beta=1e-6) -> L.Tanh:
-    """v0.1 `LTanh(beta)`: [`hamax.lagrangians.Tanh`][]."""
-    del min_beta
-    return L.Tanh(beta=_f(beta))
+    """v0.1 `LTanh(beta)`: [`hamax.lagrangians.Tanh`][] with a trainable `beta`
+    ([`hamax.learnable`][]), kept at or above `min_beta` as in v0.1."""
+    return L.Tanh(beta=_trainable(beta, min_beta))
 
 
 def LLayerNorm(gamma=1.0, delta=0.0, eps=1e-5) -> L.LayerNorm:
-    """v0.1 `LLayerNorm(gamma, delta, eps)`: [`hamax.lagrangians.LayerNorm`][]."""
-    return L.LayerNorm(gamma=_f(gamma), delta=delta, eps=eps)
+    """v0.1 `LLayerNorm(gamma, delta, eps)`: [`hamax.lagrangians.LayerNorm`][] with
+    trainable `gamma` (kept >= 0, so the Lagrangian stays convex) and `delta`."""
+    return L.LayerNorm(
+        gamma=L.learnable(gamma, lower=0.0),
+        delta=L.learnable(delta, lower=None),
+        eps=eps,
+    )
 
 
 def LSphericalNorm(gamma=1.0, delta=0.0, eps=1e-5) -> L.SphericalNorm:
