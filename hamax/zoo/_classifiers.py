@@ -126,13 +126,13 @@ def make_hn_mnist(*, num_hidden: int = 1000, key: PRNGKeyArray, dtype=None) -> H
 _PAPER_INIT_STD = 0.02
 
 
-def _paper_softmax_hn(image_shape, num_hidden, key, dtype) -> HAM:
+def _paper_softmax_hn(image_shape, num_hidden, layer_betas, key, dtype) -> HAM:
     return make_hn(
         image_shape,
         num_hidden=num_hidden,
         hidden=Softmax(learnable(1.0, dtype=dtype)),
         normalize="per_layer",
-        trainable_betas=True,
+        trainable_betas=layer_betas,
         init_std=_PAPER_INIT_STD,
         key=key,
         dtype=dtype,
@@ -140,17 +140,23 @@ def _paper_softmax_hn(image_shape, num_hidden, key, dtype) -> HAM:
 
 
 def make_hn_softmax_mnist(
-    *, num_hidden: int = 1000, key: PRNGKeyArray, dtype=None
+    *,
+    num_hidden: int = 1000,
+    layer_betas: bool = True,
+    key: PRNGKeyArray,
+    dtype=None,
 ) -> HAM:
     """HN (SoftMax) on flattened MNIST, as the paper's code builds it: a softmax
     hidden layer over memories of unit norm in each layer, and every inverse
     temperature (image, label, hidden) trained from 1 (Table 1, Figure 2).
+    `layer_betas=False` trains the hidden layer's beta only (the image's tanh
+    and the label's softmax keep beta = 1).
 
     The trainer reports the learned values per epoch (`learned.*` metrics).
     [`hamax.zoo.make_hn_softmax_beta5_mnist`][] is the earlier model with the
     hidden `beta` fixed at 5.
     """
-    return _paper_softmax_hn((784,), num_hidden, key, dtype)
+    return _paper_softmax_hn((784,), num_hidden, layer_betas, key, dtype)
 
 
 def make_hn_softmax_beta5_mnist(
@@ -194,12 +200,16 @@ def make_hn_cifar10(*, num_hidden: int = 6000, key: PRNGKeyArray, dtype=None) ->
 
 
 def make_hn_softmax_cifar10(
-    *, num_hidden: int = 6000, key: PRNGKeyArray, dtype=None
+    *,
+    num_hidden: int = 6000,
+    layer_betas: bool = True,
+    key: PRNGKeyArray,
+    dtype=None,
 ) -> HAM:
     """HN (SoftMax) on flattened CIFAR-10, as the paper's code builds it (see
     [`hamax.zoo.make_hn_softmax_mnist`][]): memories of unit norm per layer, every
     beta trained from 1."""
-    return _paper_softmax_hn((3072,), num_hidden, key, dtype)
+    return _paper_softmax_hn((3072,), num_hidden, layer_betas, key, dtype)
 
 
 def make_conv_ham_cifar10(*, pool: str = "max", key: PRNGKeyArray, dtype=None) -> HAM:
