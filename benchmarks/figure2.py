@@ -109,7 +109,7 @@ def score(images, labels, scorer, train_x, train_y) -> dict:
 
 def build(args, x_mem, y_mem, *, key) -> hamax.HAM:
     """The HN (SoftMax) of the recipe, memories stored from examples or random."""
-    ham = zoo.make_hn_softmax_mnist(
+    ham = zoo.make_hn_softmax_beta5_mnist(
         num_hidden=args.hidden,
         beta=args.beta,
         normalize=False if args.normalize == "none" else args.normalize,
@@ -211,7 +211,7 @@ def main(argv=None) -> list[dict]:
     print(f"HAM test accuracy {acc:.4f}")
     hyper = {"num_hidden": args.hidden, "beta": args.beta}
     hyper["normalize"] = False if args.normalize == "none" else args.normalize
-    meta = {"model": "hn_softmax_mnist", "hyperparams": hyper, "epoch": args.epochs}
+    meta = {"model": "hn_softmax_beta5_mnist", "hyperparams": hyper, "epoch": args.epochs}
     meta.update(seed=args.seed, batch=0, history=[], recipe=vars(args))
     (out / "run").mkdir(parents=True, exist_ok=True)
     _checkpoint.save(out / "run" / "checkpoint.eqx", (ham, state), meta=meta)
@@ -219,7 +219,7 @@ def main(argv=None) -> list[dict]:
 
     rows = []
     for seed in (0, 1, 2):
-        retrieval_figure(ham, "hn_softmax_mnist", out / f"seed{seed}", seed=seed)
+        retrieval_figure(ham, "hn_softmax_beta5_mnist", out / f"seed{seed}", seed=seed)
         with np.load(out / f"seed{seed}" / "retrieved.npz") as f:
             s = score(
                 f["images"],

@@ -70,6 +70,18 @@ def show(images, labels, path: pathlib.Path, title: str) -> None:
     plt.close(fig)
 
 
+def load_or_fit_scorer(cache: str | None, x, y):
+    """The independent MLP: fit on `x, y`, or read from `cache` (an .npz this
+    script wrote; plain arrays, loaded without pickle)."""
+    if cache is not None and pathlib.Path(cache).exists():
+        with np.load(cache, allow_pickle=False) as f:
+            return [f[f"p{i}"] for i in range(len(f.files))]
+    scorer = figure2.fit_scorer(x, y)
+    if cache is not None:
+        np.savez(cache, **{f"p{i}": np.asarray(v) for i, v in enumerate(scorer)})
+    return scorer
+
+
 def main(argv=None) -> list[dict]:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("runs", nargs="+", help="run directories")
@@ -81,12 +93,17 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--noise", type=float, default=1.0)
     p.add_argument("--steps", type=int, default=15)
     p.add_argument("--dt", type=float, default=0.4)
+    p.add_argument(
+        "--scorer-cache",
+        default=None,
+        help="an .npz to keep the independent scorer's weights in (fit once)",
+    )
     args = p.parse_args(argv)
     out = pathlib.Path(args.out)
     with np.load(args.data) as f:
         x, y = f["x_train"], f["y_train"].astype(np.int64)
     held = figure2.HELD_OUT
-    scorer = figure2.fit_scorer(x[:held], y[:held])
+    scorer = load_or_fit_scorer(args.scorer_cache, x[:held], y[:held])
     rows = []
     for run in args.runs:
         ham = hamax.load_model(run)

@@ -47,7 +47,7 @@ def main(argv=None) -> dict:
     half = len(y) // 2  # memories come from the first half; checks use the second
     stored, reference = slice(0, num_memories), slice(half, len(y))
 
-    ham = zoo.make_hn_softmax_mnist(
+    ham = zoo.make_hn_softmax_beta5_mnist(
         num_hidden=num_memories, normalize=False, key=jax.random.key(0)
     )
     ham = hamax.memory.store_patterns(

@@ -24,12 +24,12 @@ def _run_dir() -> pathlib.Path:
     """A small zoo run directory (hn_softmax_mnist with 16 memories)."""
     from hamax.training import adamw, init_opt_state
 
-    ham = zoo.make_hn_softmax_mnist(
+    ham = zoo.make_hn_softmax_beta5_mnist(
         num_hidden=16, normalize=False, key=jr.key(0), dtype=jnp.float32
     )
     run = pathlib.Path(tempfile.mkdtemp()) / "run"
     run.mkdir()
-    meta = {"model": "hn_softmax_mnist", "epoch": 1, "seed": 0}
+    meta = {"model": "hn_softmax_beta5_mnist", "epoch": 1, "seed": 0}
     meta["hyperparams"] = {"num_hidden": 16, "normalize": False}
     _checkpoint.save(
         run / "checkpoint.eqx", (ham, init_opt_state(ham, adamw())), meta=meta

@@ -145,12 +145,12 @@ def _run_dir(tmp_path, getkey):
     from hamax import _checkpoint
     from hamax.training import adamw, init_opt_state
 
-    ham = zoo.make_hn_softmax_mnist(
+    ham = zoo.make_hn_softmax_beta5_mnist(
         num_hidden=16, normalize=False, key=getkey(), dtype=jnp.float32
     )
     run = tmp_path / "run"
     run.mkdir()
-    meta = {"model": "hn_softmax_mnist", "epoch": 1, "seed": 0}
+    meta = {"model": "hn_softmax_beta5_mnist", "epoch": 1, "seed": 0}
     meta["hyperparams"] = {"num_hidden": 16, "normalize": False}
     _checkpoint.save(
         run / "checkpoint.eqx", (ham, init_opt_state(ham, adamw())), meta=meta
