@@ -215,7 +215,7 @@ def main(argv=None) -> list[dict]:
     meta.update(seed=args.seed, batch=0, history=[], recipe=vars(args))
     (out / "run").mkdir(parents=True, exist_ok=True)
     _checkpoint.save(out / "run" / "checkpoint.eqx", (ham, state), meta=meta)
-    from hamax._apps import retrieval_figure
+    from hamax._cli._figures import retrieval_figure
 
     rows = []
     for seed in (0, 1, 2):

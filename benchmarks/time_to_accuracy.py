@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from hamax._app_reproduce import curves_figure, machine, versions
+from hamax._cli._reproduce import curves_figure, machine, versions
 from hamax.data import AUGMENTATIONS, load_mnist
 from hamax.training import RECIPES, train_classifier
 
