@@ -211,11 +211,15 @@ def main(argv=None) -> list[dict]:
     print(f"HAM test accuracy {acc:.4f}")
     hyper = {"num_hidden": args.hidden, "beta": args.beta}
     hyper["normalize"] = False if args.normalize == "none" else args.normalize
-    meta = {"model": "hn_softmax_beta5_mnist", "hyperparams": hyper, "epoch": args.epochs}
+    meta = {
+        "model": "hn_softmax_beta5_mnist",
+        "hyperparams": hyper,
+        "epoch": args.epochs,
+    }
     meta.update(seed=args.seed, batch=0, history=[], recipe=vars(args))
     (out / "run").mkdir(parents=True, exist_ok=True)
     _checkpoint.save(out / "run" / "checkpoint.eqx", (ham, state), meta=meta)
-    from hamax._apps import retrieval_figure
+    from hamax._cli._figures import retrieval_figure
 
     rows = []
     for seed in (0, 1, 2):

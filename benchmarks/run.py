@@ -24,7 +24,7 @@ import optax
 
 import hamax
 from hamax import training, zoo
-from hamax._app_reproduce import machine as _machine
+from hamax._cli._reproduce import machine as _machine
 
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))

@@ -15,7 +15,7 @@ import json
 import pathlib
 import shutil
 
-from hamax._app_reproduce import PAPER_100, curves_figure
+from hamax._cli._reproduce import PAPER_100, curves_figure
 
 
 def sync(run: pathlib.Path, to: pathlib.Path) -> dict:

@@ -24,7 +24,7 @@ import time
 
 import numpy as np
 
-from hamax._app_reproduce import PAPER_100, curves_figure, machine, versions
+from hamax._cli._reproduce import PAPER_100, curves_figure, machine, versions
 from hamax.data import AUGMENTATIONS, load_cifar10, load_mnist
 from hamax.training import RECIPES, train_classifier
 from hamax.zoo import CLASSIFIERS

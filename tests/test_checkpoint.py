@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from hamax import _checkpoint as C, zoo
-from hamax.data._download import clean_stale_tmp
+from hamax._io._atomic import clean_stale_tmp
 
 from .helpers import tiny_ham
 

@@ -12,8 +12,7 @@ import pytest
 
 import hamax
 from hamax import lagrangians as L, synapses as S, training as T
-from hamax._cli import main
-from hamax._cli_args import parser
+from hamax._cli import main, parser
 
 
 MNIST = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
@@ -373,7 +372,7 @@ def test_train_with_the_fast_recipe(small_npz, tmp_path, capsys):
     assert main(_train_args(small_npz, out, "--no-plots", "--recipe", "fast")) == 0
     meta = json.loads((out / "metrics.json").read_text())
     assert len(meta) == 1  # --epochs 1 overrides the recipe's length
-    saved = hamax._checkpoint.read_meta(out / "checkpoint.eqx")
+    saved = hamax.read_meta(out / "checkpoint.eqx")
     assert saved["settings"]["optimizer"].startswith("name=fast, learning_rate=0.003")
     assert "Augment(" in saved["settings"]["transform"]  # the recipe augments
     capsys.readouterr()

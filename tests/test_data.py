@@ -350,10 +350,10 @@ def test_augment_table2_settings_erasing_flip_and_errors():
 def test_the_real_cifar10_npz_goes_through_data():
     # Issue #18 item 3: ../shared/data/cifar10.npz through `--data`, as the CLI
     # reads it (hamax reproduce --data cifar10=PATH).
-    from hamax import _apps
+    from hamax._cli import _flags
 
     shared = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data"
-    arrays = _apps.load_dataset("cifar10", str(shared / "cifar10.npz"))
+    arrays = _flags.load_dataset("cifar10", str(shared / "cifar10.npz"))
     assert arrays["x_train"].shape == (50000, 32, 32, 3)
     assert arrays["x_test"].shape == (10000, 32, 32, 3)
     assert arrays["x_train"].dtype == np.uint8

@@ -1,4 +1,4 @@
-"""A model's architecture as data: hamax._spec.to_spec / hamax._from_spec.from_spec."""
+"""A model's architecture as data: hamax.to_spec / hamax.from_spec."""
 
 import builtins
 import copy
@@ -19,8 +19,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import hamax
-from hamax import _checkpoint, compat, lagrangians as L, synapses as S, zoo
-from hamax._spec import SpecError, from_spec, register_module, to_spec
+from hamax import (
+    SpecError,
+    _checkpoint,
+    compat,
+    from_spec,
+    lagrangians as L,
+    register_module,
+    synapses as S,
+    to_spec,
+    zoo,
+)
 
 
 @pytest.fixture

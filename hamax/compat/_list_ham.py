@@ -9,8 +9,9 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 
-from .. import _checkpoint
 from .._ham import HAM as CoreHAM
+from .._io import _checkpoint
+from ..plot import plot_ham
 
 
 def _name(i: int) -> str:
@@ -265,8 +266,6 @@ class ListHAM(eqx.Module):
 
     def visualize(self, ax=None, **kwargs: Any):
         """Draw the hypergraph (see `hamax.plot.plot_ham`)."""
-        from ..plot import plot_ham
-
         return plot_ham(
             self._core() if self.initialized else self._build(jr.PRNGKey(0)),
             ax=ax,

@@ -3,6 +3,8 @@ from typing import Any
 
 import numpy as np
 
+from ._download import ChecksumError
+
 
 _DTYPES: dict[int, Any] = {
     0x08: np.uint8,
@@ -21,8 +23,6 @@ def read_idx(
     if expected_sha256 is not None:
         got = hashlib.sha256(data).hexdigest()
         if got != expected_sha256:
-            from ._download import ChecksumError
-
             raise ChecksumError(
                 f"{name}: sha256 {got} does not match the canonical {expected_sha256}; "
                 "the file is corrupt. Delete it and download again."

@@ -12,7 +12,7 @@ import jax.scipy.sparse.linalg
 import jax.tree_util as jtu
 
 from .._system import ClampedSystem
-from ._loop import LoopConfig, run_loop
+from ._loop import LoopConfig, LoopState, run_loop
 from ._stop import Steps
 
 
@@ -21,8 +21,9 @@ class AbstractAdjoint(eqx.Module):
     use [`hamax.BPTT`][], [`hamax.Remat`][] or [`hamax.Implicit`][]."""
 
     @abc.abstractmethod
-    def loop(self, system: ClampedSystem, free0, dt, cfg: LoopConfig) -> dict:
-        """Run the loop (`hamax.dynamics` internals) with this adjoint."""
+    def loop(self, system: ClampedSystem, free0, dt, cfg: LoopConfig) -> LoopState:
+        """Run the loop (`hamax.dynamics` internals) with this adjoint; returns
+        its final carry."""
 
 
 class BPTT(AbstractAdjoint):
@@ -93,7 +94,7 @@ def _implicit_loop(system, free0, dt, cfg, solver):
 def _implicit_loop_fwd(perturbed, system, free0, dt, cfg, solver):
     del perturbed
     out = run_loop(system, free0, dt, cfg)
-    return out, out["x"]
+    return out, out.x
 
 
 @_implicit_loop.def_bwd
@@ -101,8 +102,7 @@ def _implicit_loop_bwd(x_star, grad_out, perturbed, system, free0, dt, cfg, solv
     del perturbed, dt, free0
     # Layers the loss does not read come back as None (symbolic zeros).
     ybar = {
-        k: jnp.zeros_like(x_star[k]) if v is None else v
-        for k, v in grad_out["x"].items()
+        k: jnp.zeros_like(x_star[k]) if v is None else v for k, v in grad_out.x.items()
     }
     params, static = eqx.partition(system, eqx.is_inexact_array)
 

@@ -2,7 +2,7 @@
 until a stopping rule says done; bookkeeping for status, monotonicity and saves."""
 
 import dataclasses
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -11,7 +11,7 @@ from jax import lax
 
 from .._custom_types import States
 from .._system import ClampedSystem
-from ._monitor import Monitor, rise_tolerance
+from ._monitor import Monitor, record_rise
 from ._save import Save
 from ._stop import AbstractStop, Steps
 
@@ -37,6 +37,26 @@ class LoopConfig:
         return self.monitor.track and not self.need_energy
 
 
+class LoopState(NamedTuple):
+    """The carry of the descent loop (and what it returns): the free states and
+    the bookkeeping for the status, the monotonicity check and the saves."""
+
+    x: States  # the free layers' states (the last finite ones after a failure)
+    i: Any  # steps taken
+    failed_step: Any  # first step whose update was non-finite; -1 if none
+    failed_layer: Any  # index (in free_names) of its first non-finite layer
+    increase: Any  # largest energy rise seen
+    first_increase: Any  # first step whose energy rose beyond round-off; -1
+    prev_E: Any  # energy before the last step (NaN before the first)
+    dE: Any  # |energy change| of the last step (inf before the first)
+    done: Any  # whether the stopping rule is met
+    x1: States | None  # the end check's x_{n-1} (None without it)
+    x2: States | None  # the end check's x_{n-2}
+    energies: Any  # saved energies, (max_steps + 1,), or None
+    traj: Any  # saved states, or None
+    comps: Any  # saved energy components, or None
+
+
 def all_finite(v):
     """Whether every element of `v` is finite, as one float reduction (max|v| is
     finite iff every element is; XLA:CPU reduces floats faster than booleans)."""
@@ -57,8 +77,10 @@ def write(buf, i, tree):
     return jtu.tree_map(lambda b, a: b.at[i].set(a), buf, tree)
 
 
-def run_loop(system: ClampedSystem, free0: States, dt, cfg: LoopConfig) -> dict:
-    """Run the descent from `free0`; returns the raw carry (final free states `x`,
+# Over 80 lines: one loop body serves lax.scan and lax.while_loop, so the
+# carry's bookkeeping (failure, monotonicity, saves, stopping) is written once.
+def run_loop(system: ClampedSystem, free0: States, dt, cfg: LoopConfig) -> LoopState:
+    """Run the descent from `free0`; returns the final carry (free states `x`,
     step count `i`, failure bookkeeping and saved buffers)."""
     free = system.free_names
 
@@ -79,7 +101,7 @@ def run_loop(system: ClampedSystem, free0: States, dt, cfg: LoopConfig) -> dict:
 
     nsave = cfg.stop.max_steps
     nan = jnp.array(jnp.nan, dt.dtype)
-    init: dict[str, Any] = dict(
+    init = LoopState(
         x=dict(free0),
         i=jnp.array(0),
         failed_step=jnp.array(-1),
@@ -97,47 +119,36 @@ def run_loop(system: ClampedSystem, free0: States, dt, cfg: LoopConfig) -> dict:
         comps=buffer(system.components(free0), nsave) if cfg.save.components else None,
     )
 
-    def body(c):
-        E, scale, new, finite = step(c["x"])
-        i = c["i"]
+    def body(c: LoopState) -> LoopState:
+        E, scale, new, finite = step(c.x)
+        i = c.i
         ok = jnp.all(finite) & (jnp.isfinite(E) if cfg.need_energy else True)
-        c = dict(c)
-        first_bad = (c["failed_step"] < 0) & ~ok
-        c["failed_step"] = jnp.where(first_bad, i, c["failed_step"])
-        c["failed_layer"] = jnp.where(first_bad, jnp.argmin(finite), c["failed_layer"])
+        first_bad = (c.failed_step < 0) & ~ok
+        c = c._replace(
+            failed_step=jnp.where(first_bad, i, c.failed_step),
+            failed_layer=jnp.where(first_bad, jnp.argmin(finite), c.failed_layer),
+        )
         if cfg.need_energy:
             # Bookkeeping only: no gradient flows through the monitor.
             E_seen = lax.stop_gradient(E)
-            rise = jnp.where(i > 0, E_seen - c["prev_E"], 0.0)
-            bad_rise = rise > rise_tolerance(
-                cfg.monitor, E_seen, lax.stop_gradient(scale)
-            )
-            c["first_increase"] = jnp.where(
-                (c["first_increase"] < 0) & bad_rise, i, c["first_increase"]
-            )
-            c["increase"] = jnp.maximum(c["increase"], jnp.where(i > 0, rise, 0.0))
-            c["dE"] = jnp.where(i > 0, jnp.abs(rise), jnp.inf)
-            c["prev_E"] = E_seen
+            c, rise = record_rise(c, cfg.monitor, c.prev_E, E_seen, scale, i)
+            c = c._replace(dE=jnp.where(i > 0, jnp.abs(rise), jnp.inf), prev_E=E_seen)
         if cfg.save.energy:
-            c["energies"] = c["energies"].at[i].set(E)
+            c = c._replace(energies=c.energies.at[i].set(E))
         if cfg.save.states:
-            c["traj"] = write(c["traj"], i, system.states(c["x"]))
+            c = c._replace(traj=write(c.traj, i, system.states(c.x)))
         if cfg.save.components:
-            c["comps"] = write(c["comps"], i, system.components(c["x"]))
+            c = c._replace(comps=write(c.comps, i, system.components(c.x)))
         if not isinstance(cfg.stop, Steps):
-            upd = jnp.max(
-                jnp.stack([jnp.max(jnp.abs(new[k] - c["x"][k])) for k in free])
-            )
+            upd = jnp.max(jnp.stack([jnp.max(jnp.abs(new[k] - c.x[k])) for k in free]))
             size = jnp.max(jnp.stack([jnp.max(jnp.abs(new[k])) for k in free]))
-            c["done"] = cfg.stop.done(upd, size, c["dE"])
+            c = c._replace(done=cfg.stop.done(upd, size, c.dE))
         if cfg.end_check:
-            c["x2"] = c["x1"]
-            c["x1"] = lax.stop_gradient(c["x"])
+            c = c._replace(x2=c.x1, x1=lax.stop_gradient(c.x))
         # A non-finite update is not applied: the last finite state is kept.
-        keep = ok & (c["failed_step"] < 0)
-        c["x"] = jtu.tree_map(lambda a, b: jnp.where(keep, b, a), c["x"], new)
-        c["i"] = i + 1
-        return c
+        keep = ok & (c.failed_step < 0)
+        x = jtu.tree_map(lambda a, b: jnp.where(keep, b, a), c.x, new)
+        return c._replace(x=x, i=i + 1)
 
     if isinstance(cfg.stop, Steps):
         return _scan(body, init, cfg.stop.n, cfg.remat)
@@ -145,7 +156,7 @@ def run_loop(system: ClampedSystem, free0: States, dt, cfg: LoopConfig) -> dict:
     stop = cfg.stop
 
     def cond(c):
-        return (c["i"] < stop.max_steps) & ~c["done"] & (c["failed_step"] < 0)
+        return (c.i < stop.max_steps) & ~c.done & (c.failed_step < 0)
 
     return lax.while_loop(cond, body, init)
 

@@ -5,8 +5,9 @@ from typing import Any
 
 import equinox as eqx
 import jax.numpy as jnp
+from jax import lax
 
-from .._solution import RESULTS
+from ._solution import RESULTS
 from ._stop import Steps
 
 
@@ -74,7 +75,22 @@ def rise_tolerance(monitor: Monitor, E, scale):
     return rtol * (1 + scale)
 
 
-def status(out: dict, cfg, *, report: bool = True) -> Any:
+def record_rise(state, monitor: Monitor, E_before, E_after, scale, i):
+    """`state` (a loop carry) with a rise beyond round-off from `E_before` to
+    `E_after` at step `i` recorded (nothing at step 0, for NaN, or after a
+    failure), and the rise itself (0 at step 0). The one rise check: the loop
+    runs it at each step, the end check after the loop."""
+    rise = jnp.where(i > 0, E_after - E_before, 0.0)
+    tol = rise_tolerance(monitor, E_after, lax.stop_gradient(scale))
+    bad = (state.first_increase < 0) & (state.failed_step < 0) & (rise > tol)
+    state = state._replace(
+        first_increase=jnp.where(bad, i, state.first_increase),
+        increase=jnp.maximum(state.increase, rise),
+    )
+    return state, rise
+
+
+def status(out, cfg, *, report: bool = True) -> Any:
     """The [`hamax.RESULTS`][] of a finished loop carry `out`: a failure first,
     then a rise under `monotone`, then the stopping rule, then a reported rise.
 
@@ -83,11 +99,11 @@ def status(out: dict, cfg, *, report: bool = True) -> Any:
     computed one at every step, so a caller that ignores `solution.result` does
     not keep the end check's energy evaluations alive."""
     R: Any = RESULTS  # mypy reads eqx.Enumeration members as str
-    rose = out["first_increase"] >= 0
-    stopped = jnp.asarray(isinstance(cfg.stop, Steps)) | out["done"]
+    rose = out.first_increase >= 0
+    stopped = jnp.asarray(isinstance(cfg.stop, Steps)) | out.done
     ok = R.where(rose, R.unstable, R.successful) if report else R.successful
     return R.where(
-        out["failed_step"] >= 0,
+        out.failed_step >= 0,
         R.nonfinite,
         R.where(
             jnp.asarray(cfg.monitor.monotone) & rose,

@@ -4,9 +4,9 @@ import numpy as np
 from jaxtyping import Array, Float, Int
 
 from .._ham import HAM
-from .._retrieve import _check_layer
 from ..synapses import DenseHiddenSynapse
 from ._recall import check_labels
+from ._retrieve import _check_layer
 from ._store import whole_layer_synapse
 
 

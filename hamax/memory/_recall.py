@@ -7,10 +7,10 @@ import jax.random as jr
 import numpy as np
 from jaxtyping import Array, ArrayLike, Int, PRNGKeyArray
 
-from .._descend import plain_errors
 from .._ham import HAM
-from .._retrieve import _check_layer, retrieve, scale_temperature
 from ..dynamics import Save
+from ..dynamics._descend import plain_errors
+from ._retrieve import _check_layer, retrieve, scale_temperature
 
 
 def check_labels(ham: HAM, labels, label: str) -> np.ndarray:

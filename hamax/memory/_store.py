@@ -5,8 +5,8 @@ import jax.numpy as jnp
 from jaxtyping import ArrayLike, Float
 
 from .._ham import HAM
-from .._retrieve import _check_layer
 from ..synapses import DenseHiddenSynapse
+from ._retrieve import _check_layer
 
 
 def whole_layer_synapse(ham: HAM, s: str, where: str, fix: str) -> DenseHiddenSynapse:

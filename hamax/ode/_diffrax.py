@@ -6,9 +6,9 @@ import jax
 import jax.numpy as jnp
 
 from .._custom_types import States
-from .._descend import normalize_clamp
 from .._ham import HAM
-from .._solution import RESULTS, Solution
+from ..dynamics._descend import normalize_clamp
+from ..dynamics._solution import RESULTS, Solution
 
 
 def solve_ode(

@@ -1,10 +1,6 @@
 """Training: any HAM, any objective, backprop through the dynamics."""
 
-from ._classifier import (
-    build_classifier as build_classifier,
-    train_classifier as train_classifier,
-    zoo_objective as zoo_objective,
-)
+from ._classifier import train_classifier as train_classifier
 from ._classify import (
     accuracy as accuracy,
     cross_entropy as cross_entropy,
@@ -39,3 +35,7 @@ from ._step import (
     make_step as make_step,
 )
 from ._trainer import TrainResult as TrainResult, train as train
+from ._zoo import (
+    build_classifier as build_classifier,
+    zoo_objective as zoo_objective,
+)

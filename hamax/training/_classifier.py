@@ -6,47 +6,15 @@ from collections.abc import Sequence
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import jax.random as jr
 import numpy as np
 
-from .. import _checkpoint
-from .._ham import HAM
+from .._io import _checkpoint
 from ..data._augment import Augment
 from ..data._batches import num_batches
-from ..dynamics import BPTT, Remat
-from ..zoo import CLASSIFIERS
 from ._classify import STATS, standardize
-from ._objectives import Classification
 from ._recipes import RECIPES, Recipe
 from ._trainer import TrainResult, train
-
-
-def build_classifier(
-    model: str, hyperparams: dict | None = None, *, seed: int = 0
-) -> HAM:
-    """Build the zoo classifier `model` with its parameters drawn from `seed`."""
-    return _spec(model).make(key=jr.key(seed), dtype=jnp.float32, **(hyperparams or {}))
-
-
-def zoo_objective(model: str, *, remat: bool = True) -> Classification:
-    """The [`hamax.training.Classification`][] objective of zoo classifier `model`
-    (its layers, depth and step size)."""
-    spec = _spec(model)
-    return Classification(
-        image=spec.image,
-        label=spec.label,
-        dt=spec.dt,
-        steps=spec.steps,
-        adjoint=Remat() if remat else BPTT(),
-    )
-
-
-def _spec(model: str):
-    if model not in CLASSIFIERS:
-        raise ValueError(
-            f"Unknown model {model!r}; choose one of {', '.join(CLASSIFIERS)}."
-        )
-    return CLASSIFIERS[model]
+from ._zoo import build_classifier, classifier_spec, zoo_objective
 
 
 def train_classifier(
@@ -91,7 +59,7 @@ def train_classifier(
       ([`hamax.Remat`][], default) or store them ([`hamax.BPTT`][]).
     - the rest: as for [`hamax.training.train`][].
     """
-    spec = _spec(model)
+    spec = classifier_spec(model)
     if isinstance(recipe, str) and recipe not in RECIPES:
         raise ValueError(
             f"Unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)} or pass "

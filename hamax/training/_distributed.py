@@ -9,6 +9,9 @@ from typing import Any, NoReturn
 
 import jax
 import numpy as np
+from jax.experimental import multihost_utils
+
+from .._io._checkpoint import read_meta
 
 
 # What each argument is called by the Python API, the CLI and JAX's environment.
@@ -79,6 +82,8 @@ def resolve_distributed(
     return out
 
 
+# Over 80 lines: most of it is the docstring (each launch value and where it
+# comes from); the body resolves them, then calls jax.distributed once.
 def initialize_distributed(
     coordinator_address: str | None = None,
     num_processes: int | None = None,
@@ -181,15 +186,11 @@ def agree_to_stop(stop: bool) -> bool:
     so that all stop before the same epoch; else `stop` itself)."""
     if jax.process_count() == 1:
         return stop
-    from jax.experimental import multihost_utils
-
     return bool(multihost_utils.broadcast_one_to_all(np.int32(stop)))
 
 
 def _allgather_bytes(data: bytes) -> list[bytes]:
     """Each process's `data`, in process order (a collective: all must call it)."""
-    from jax.experimental import multihost_utils
-
     sizes = multihost_utils.process_allgather(np.array([len(data)], np.int32))
     width = int(np.max(sizes))
     buf = np.zeros(width, np.uint8)
@@ -199,8 +200,6 @@ def _allgather_bytes(data: bytes) -> list[bytes]:
 
 
 def _fingerprint(checkpoint: pathlib.Path) -> dict:
-    from .._checkpoint import read_meta
-
     meta = read_meta(checkpoint)  # raises for a damaged file
     with open(checkpoint, "rb") as f:
         digest = hashlib.file_digest(f, "sha256").hexdigest()

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+from tqdm.auto import tqdm
 
 from ._parallel import global_batch
 from ._step import make_step
@@ -77,8 +78,6 @@ def run_epoch(
 ) -> EpochOutcome:
     """Train on `batches` from `state.batch` on; stop at the first non-finite
     loss (returning the last good model and where it failed)."""
-    from tqdm.auto import tqdm
-
     t0 = time.perf_counter() - state.seconds
     first = state.batch
     bar = tqdm(

@@ -7,6 +7,7 @@ import numpy as np
 from ..data._batches import iterate_batches
 from ._objectives import AbstractObjective
 from ._step import eval_step
+from ._zoo import zoo_objective
 
 
 def evaluate(
@@ -33,8 +34,6 @@ def evaluate(
     (standardised images) still works.
     """
     if isinstance(objective, str):
-        from ._classifier import zoo_objective
-
         objective = zoo_objective(objective)
         data = {objective.image: data, objective.label: labels}
     assert isinstance(data, Mapping)

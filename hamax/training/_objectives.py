@@ -8,9 +8,9 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Bool, PRNGKeyArray, Scalar
 
-from .._descend import descend
 from .._misc import suggest
 from ..dynamics import AbstractAdjoint, AbstractStop, Monitor, Remat, Steps
+from ..dynamics._descend import descend
 from ..dynamics._stop import as_steps
 from ._classify import accuracy, cross_entropy, log_probs
 

@@ -1,21 +1,20 @@
 """What a training run reports: one line per epoch (with an ETA) and its
 metrics files."""
 
+import csv
+import io
+import json
 import sys
 
 import equinox as eqx
+from tqdm.auto import tqdm
 
+from .._io._atomic import atomic_write_bytes
 from ._rundir import RunDir
 
 
 def write_metrics(run: RunDir, history: list[dict]) -> None:
     """`metrics.json` and `metrics.csv` of `history`, written atomically."""
-    import csv
-    import io
-    import json
-
-    from ..data._download import atomic_write_bytes
-
     # One column order whatever the rows' key order (a resumed run's history
     # comes back from the checkpoint with its keys sorted).
     fields = sorted(dict.fromkeys(k for row in history for k in row), key=_column)
@@ -66,8 +65,6 @@ def duration(seconds: float) -> str:
 def say(line: str) -> None:
     """A line to stderr that does not break a progress bar on a terminal: one
     line per epoch in a log, never carriage-return updates."""
-    from tqdm.auto import tqdm
-
     tqdm.write(line, file=sys.stderr)
     sys.stderr.flush()
 

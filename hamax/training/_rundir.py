@@ -9,7 +9,7 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
-from ..data._download import atomic_write_bytes, clean_stale_tmp
+from .._io._atomic import atomic_write_bytes, clean_stale_tmp
 
 
 try:

@@ -12,7 +12,9 @@ import jax.random as jr
 import numpy as np
 import optax
 
-from .. import _checkpoint
+from .._ham import HAM
+from .._io import _checkpoint
+from .._io._spec import to_spec
 from ..data._batches import iterate_batches, num_batches
 from ..lagrangians import learned_values
 from . import _distributed as dist
@@ -288,12 +290,8 @@ def _last_good(run, history, start, st) -> str:
 
 
 def _spec_of(ham):
-    from .._ham import HAM
-
     if not isinstance(ham, HAM):
         return None
-    from .._spec import to_spec
-
     try:
         return to_spec(ham)
     except ValueError:

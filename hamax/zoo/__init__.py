@@ -1,5 +1,6 @@
 """Model zoo: the paper's classifiers and classic associative memories."""
 
+from ..memory._cue import recall as recall
 from ._classifiers import (
     CLASSIFIERS as CLASSIFIERS,
     ClassifierSpec as ClassifierSpec,
@@ -19,4 +20,3 @@ from ._memories import (
     make_dense_am as make_dense_am,
     make_energy_transformer as make_energy_transformer,
 )
-from ._recall import recall as recall

@@ -1,8 +1,12 @@
 import pathlib
 from typing import Any
 
-from . import _checkpoint
-from ._checkpoint import CheckpointError
+from .._io import _checkpoint
+from .._io._checkpoint import CheckpointError
+from .._io._spec import from_spec
+from ..zoo import CLASSIFIERS
+from ._step import adamw, init_opt_state
+from ._zoo import build_classifier
 
 
 def _resolve(path: str | pathlib.Path) -> pathlib.Path:
@@ -60,19 +64,13 @@ def load_model(path: str | pathlib.Path) -> Any:
 def _skeleton(file: pathlib.Path, header: dict) -> Any:
     spec = header.get("spec")
     if spec is not None:
-        from ._spec import from_spec
-
         try:
             return from_spec(spec)
         except ValueError as e:
             raise CheckpointError(f"{file}: cannot rebuild its model: {e}") from None
     meta = header["meta"]
     model = meta.get("model")
-    from .zoo import CLASSIFIERS
-
     if model in CLASSIFIERS:
-        from .training import build_classifier
-
         return build_classifier(model, meta.get("hyperparams"), seed=0)
     raise CheckpointError(
         f"{file} does not store its architecture (no spec) and names no zoo model "
@@ -82,8 +80,6 @@ def _skeleton(file: pathlib.Path, header: dict) -> Any:
 
 
 def _opt_skeleton(file: pathlib.Path, ham, meta: dict) -> Any:
-    from .training import adamw, init_opt_state
-
     settings = meta.get("settings", {})
     if settings.get("optimizer", "adamw") != "adamw":
         raise CheckpointError(

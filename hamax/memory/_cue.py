@@ -1,4 +1,5 @@
-"""Recall from an associative memory with the dynamics the zoo builds it for."""
+"""Recall from a cue: clamp part of a pattern, descend, read the rest (the
+zoo's `recall`, also `hamax.memory.recall`)."""
 
 import equinox as eqx
 import jax
@@ -6,9 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
 
-from .._descend import descend
 from .._ham import HAM
 from .._misc import suggest
+from ..dynamics._descend import descend
 
 
 def recall(

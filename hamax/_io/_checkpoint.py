@@ -10,7 +10,8 @@ import jax
 import jax.tree_util as jtu
 import numpy as np
 
-from .data._download import atomic_write_bytes
+from .._ham import HAM
+from ._atomic import atomic_write_bytes
 
 
 _MAGIC = b"HAMAX-CHECKPOINT\n"
@@ -29,8 +30,6 @@ class CheckpointError(ValueError):
 def describe(tree: Any) -> dict | None:
     """The architecture of the HAM in `tree` (a HAM, or a tuple starting with one):
     layer shapes, Lagrangians and time constants, synapse types, connections."""
-    from ._ham import HAM
-
     ham = tree[0] if isinstance(tree, tuple) and tree else tree
     if not isinstance(ham, HAM):
         return None

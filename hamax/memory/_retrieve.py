@@ -6,11 +6,11 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, PRNGKeyArray
 
-from ._descend import descend
-from ._ham import HAM
-from ._misc import suggest
-from ._solution import Solution
-from .lagrangians._learnable import resolve
+from .._ham import HAM
+from .._misc import suggest
+from ..dynamics._descend import descend
+from ..dynamics._solution import Solution
+from ..lagrangians._learnable import resolve
 
 
 def _check_layer(ham: HAM, name: str, where: str) -> None:
@@ -97,6 +97,7 @@ def scale_temperature(ham: HAM, beta_scale: float) -> HAM:
     return ham
 
 
+# Over 80 lines: most of it is the docstring (the paper's knobs, one by one).
 def retrieve(
     ham: HAM,
     known: Mapping[str, Array],

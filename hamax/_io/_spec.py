@@ -11,6 +11,7 @@ import equinox as eqx
 import jax
 import numpy as np
 
+from .._ham import HAM
 from ._spec_decode import Decoder, check_modules, short
 from ._spec_registry import (
     _DTYPES,
@@ -164,7 +165,7 @@ def from_spec(spec: Any, *, max_elements: int = 2**31) -> Any:
     paths = [p for p, _ in build.modules]
     modules = [m for _, m in build.modules]
     eqx.filter_eval_shape(lambda ms: check_modules(list(zip(paths, ms))), modules)
-    if isinstance(root, _CORE_HAM()):
+    if isinstance(root, HAM):
         # Fields no constructor checks (e.g. a Lagrangian's axis) fail here, on
         # abstract arrays, rather than at the first use of the loaded model.
         arrays = [x for x in jax.tree_util.tree_leaves(root) if eqx.is_inexact_array(x)]
@@ -181,9 +182,3 @@ def from_spec(spec: Any, *, max_elements: int = 2**31) -> Any:
                 "written by an incompatible version.",
             ) from None
     return root
-
-
-def _CORE_HAM() -> type:
-    from ._ham import HAM
-
-    return HAM

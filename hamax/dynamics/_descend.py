@@ -8,24 +8,26 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-from ._custom_types import States
-from ._ham import HAM
-from ._solution import RESULTS, Solution
-from ._system import ClampedSystem
-from .dynamics._adjoint import BPTT, AbstractAdjoint, Implicit
-from .dynamics._args import (
+from .._custom_types import States
+from .._ham import HAM
+from .._system import ClampedSystem
+from ._adjoint import BPTT, AbstractAdjoint, Implicit
+from ._args import (
     check_dtypes,
     deprecated_args,
     monitor_arg,
     normalize_clamp as normalize_clamp,
     stop_arg,
 )
-from .dynamics._loop import LoopConfig, all_finite, write
-from .dynamics._monitor import Monitor, rise_tolerance, status
-from .dynamics._save import Save
-from .dynamics._stop import AbstractStop, Converged as Converged, Steps
+from ._loop import LoopConfig, all_finite, write
+from ._monitor import Monitor, record_rise, status
+from ._save import Save
+from ._solution import RESULTS, Solution
+from ._stop import AbstractStop, Converged as Converged, Steps
 
 
+# Over 80 lines: half of it is the docstring; the rest checks the arguments up
+# front, in the order the errors are documented, then hands over to one jit.
 def descend(
     system: HAM | ClampedSystem,
     x0: States,
@@ -150,16 +152,6 @@ def plain_errors():
         raise eqx.EquinoxRuntimeError(msg.strip()) from None
 
 
-def _rise(out, cfg, E_before, E_after, scale, i) -> None:
-    """Record in `out` a rise beyond round-off from `E_before` to `E_after` at
-    step `i` (nothing for NaN, i.e. no step, or after a failure)."""
-    rise = E_after - E_before
-    tol = rise_tolerance(cfg.monitor, rise, lax.stop_gradient(scale))
-    bad = (out["first_increase"] < 0) & (out["failed_step"] < 0) & (rise > tol)
-    out["first_increase"] = jnp.where(bad & (i > 0), i, out["first_increase"])
-    out["increase"] = jnp.maximum(out["increase"], jnp.where(i > 0, rise, 0.0))
-
-
 def _check_budget(ham, x0, stop, save) -> None:
     if save.energy or save.states or save.components:
         itemsize = jnp.dtype(jnp.result_type(*x0.values())).itemsize
@@ -198,49 +190,22 @@ def _solve(system, free0, check, dt, adjoint, cfg, throw) -> Solution:
     dt = eqx.error_if(dt, ~(dt > 0), "descend: `dt` must be > 0.")
     out = adjoint.loop(system, free0, dt, cfg)
     free = system.free_names
-    x_final = out["x"]
-    n = out["i"]
-    E_final = None
-    if cfg.need_energy:
-        # The last step's rise: the loop saw the energy before each step only.
-        E_final, scale = system._energy_scale(x_final)
-        _rise(out, cfg, out["prev_E"], lax.stop_gradient(E_final), scale, n)
-        if cfg.save.energy:
-            out["energies"] = out["energies"].at[n].set(E_final)
-    elif cfg.end_check:
-        # Three energies, not one per step (which would cost a pass over every
-        # hidden layer per step): a descent whose dt is too large climbs or
-        # oscillates at its end, and a 2-cycle rises in one of the last two steps.
-        # The clamped layers' terms cancel in each difference: left out. No
-        # gradient flows through the check (no residuals saved for it).
-        params, static = eqx.partition(system, eqx.is_inexact_array)
-        seen = eqx.combine(lax.stop_gradient(params), static)
-        E1, scale1 = seen._energy_scale(out["x1"], constants=False)
-        E0, scale = seen._energy_scale(lax.stop_gradient(x_final), constants=False)
-        if not (isinstance(cfg.stop, Steps) and cfg.stop.n == 1):
-            # (after one step x_{n-2} is x_{n-1}: one comparison is all there is)
-            E2, _ = seen._energy_scale(out["x2"], constants=False)
-            _rise(out, cfg, E2, E1, scale1, n - 1)
-        _rise(out, cfg, E1, E0, scale, n)
-    if cfg.save.states:
-        out["traj"] = write(out["traj"], n, system.states(x_final))
-    if cfg.save.components:
-        out["comps"] = write(out["comps"], n, system.components(x_final))
+    x_final = out.x
+    n = out.i
+    out, E_final = _after_loop(system, out, cfg)
     result = status(out, cfg)
-    failed_step = jnp.where(
-        out["failed_step"] >= 0, out["failed_step"], out["first_increase"]
-    )
+    failed_step = jnp.where(out.failed_step >= 0, out.failed_step, out.first_increase)
     sol = Solution(
         states=system.states(x_final),
         num_steps=n,
         result=result,
         energy=E_final,
-        energies=out["energies"],
-        energy_components=out["comps"],
-        trajectory=out["traj"],
+        energies=out.energies,
+        energy_components=out.comps,
+        trajectory=out.traj,
         failed_step=failed_step,
-        failed_layer=out["failed_layer"],
-        energy_increase=out["increase"],
+        failed_layer=out.failed_layer,
+        energy_increase=out.increase,
         failed_layers_order=free,
     )
     if throw:
@@ -282,3 +247,38 @@ def _solve(system, free0, check, dt, adjoint, cfg, throw) -> Solution:
             },
         )
     return sol
+
+
+def _after_loop(system, out, cfg):
+    """The monotonicity check of the last step(s) and the final saves; returns
+    the carry and the final energy (None where the loop computed none)."""
+    x_final, n = out.x, out.i
+    E_final = None
+    if cfg.need_energy:
+        # The last step's rise: the loop saw the energy before each step only.
+        E_final, scale = system._energy_scale(x_final)
+        out, _ = record_rise(
+            out, cfg.monitor, out.prev_E, lax.stop_gradient(E_final), scale, n
+        )
+        if cfg.save.energy:
+            out = out._replace(energies=out.energies.at[n].set(E_final))
+    elif cfg.end_check:
+        # Three energies, not one per step (which would cost a pass over every
+        # hidden layer per step): a descent whose dt is too large climbs or
+        # oscillates at its end, and a 2-cycle rises in one of the last two steps.
+        # The clamped layers' terms cancel in each difference: left out. No
+        # gradient flows through the check (no residuals saved for it).
+        params, static = eqx.partition(system, eqx.is_inexact_array)
+        seen = eqx.combine(lax.stop_gradient(params), static)
+        E1, scale1 = seen._energy_scale(out.x1, constants=False)
+        E0, scale = seen._energy_scale(lax.stop_gradient(x_final), constants=False)
+        if not (isinstance(cfg.stop, Steps) and cfg.stop.n == 1):
+            # (after one step x_{n-2} is x_{n-1}: one comparison is all there is)
+            E2, _ = seen._energy_scale(out.x2, constants=False)
+            out, _ = record_rise(out, cfg.monitor, E2, E1, scale1, n - 1)
+        out, _ = record_rise(out, cfg.monitor, E1, E0, scale, n)
+    if cfg.save.states:
+        out = out._replace(traj=write(out.traj, n, system.states(x_final)))
+    if cfg.save.components:
+        out = out._replace(comps=write(out.comps, n, system.components(x_final)))
+    return out, E_final

@@ -1,7 +1,7 @@
 import equinox as eqx
 from jaxtyping import Array, Bool, Float, Int
 
-from ._custom_types import States
+from .._custom_types import States
 
 
 class RESULTS(eqx.Enumeration):

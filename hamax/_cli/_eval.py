@@ -1,15 +1,49 @@
-"""`hamax eval` and `hamax retrieve`: the commands that read a saved run."""
+"""`hamax eval`: a saved run's loss and metrics on the test set of its dataset."""
 
-import pathlib
-import sys
+import argparse
 
-from .zoo import CLASSIFIERS
+from ..training import (
+    Classification,
+    Completion,
+    Joint,
+    evaluate,
+    objective_from_json,
+    standardize,
+    zoo_objective,
+)
+from ..training._model_io import load_run
+from ..zoo import CLASSIFIERS
+from ._flags import add, data_flag, load_dataset
+
+
+NAME = "eval"
+HELP = "evaluate a trained model on its test set"
+DESCRIPTION = (
+    "Evaluate a model trained by `hamax train` or hamax.training.train (with "
+    "a built-in objective) on the test set of its dataset."
+)
+
+
+def flags(e: argparse.ArgumentParser) -> None:
+    """`hamax eval`'s flags."""
+    e.add_argument("run", help="run directory, or a .eqx file inside it")
+    data_flag(e)
+    add(
+        e,
+        "--dataset",
+        "dataset of a model that is not from the zoo; None = the zoo model's own",
+        choices=["mnist", "cifar10"],
+        default=None,
+    )
+
+
+def stored_objective(meta: dict) -> dict | None:
+    """The JSON of the objective a run was trained with, if it stores one."""
+    return meta.get("objective") or meta.get("settings", {}).get("objective")
 
 
 def _objective(meta: dict, run: str):
-    from .training import objective_from_json, zoo_objective
-
-    stored = meta.get("objective") or meta.get("settings", {}).get("objective")
+    stored = stored_objective(meta)
     if stored is not None:
         return objective_from_json(stored)
     if meta.get("model") in CLASSIFIERS:
@@ -23,8 +57,6 @@ def _objective(meta: dict, run: str):
 def _eval_data(objective, x, y) -> dict:
     """The test batch keyed as `objective` reads it: images for the layers it
     clamps or completes, integer labels for those it reads or clamps as labels."""
-    from .training import Classification, Completion, Joint
-
     parts = objective.objectives if isinstance(objective, Joint) else (objective,)
     data = {}
     for o in parts:
@@ -36,10 +68,9 @@ def _eval_data(objective, x, y) -> dict:
     return data
 
 
-def eval_command(args) -> int:
-    from . import _apps, load_run
-    from .training import evaluate, standardize
-
+def run(args: argparse.Namespace, argv: list[str] | None) -> int:
+    """Run `hamax eval`; returns the exit code."""
+    del argv
     ham, meta = load_run(args.run)
     model = meta.get("model")
     spec = CLASSIFIERS.get(model) if isinstance(model, str) else None
@@ -55,7 +86,7 @@ def eval_command(args) -> int:
             f"--dataset {dataset}. Drop --dataset or pass --dataset {spec.dataset}."
         )
     objective = _objective(meta, args.run)
-    arrays = _apps.load_dataset(dataset, args.data)
+    arrays = load_dataset(dataset, args.data)
     x = standardize(arrays["x_test"], dataset)
     data = _eval_data(objective, x, arrays["y_test"].astype("int32"))
     objective.check(ham, data)
@@ -69,52 +100,4 @@ def eval_command(args) -> int:
         f"{name} (epoch {meta.get('epoch', '?')}) on the {dataset} test set: "
         + ", ".join(parts)
     )
-    return 0
-
-
-def _layers_of(meta: dict) -> tuple[str | None, str | None]:
-    """Image and label layers from a stored Classification objective, if any."""
-    stored = meta.get("objective") or meta.get("settings", {}).get("objective")
-    todo = [stored] if isinstance(stored, dict) else []
-    while todo:
-        d = todo.pop(0)
-        if d.get("class") == "Classification":
-            return d.get("image"), d.get("label")
-        todo.extend(o for o in d.get("objectives", []) if isinstance(o, dict))
-    return None, None
-
-
-def retrieve_command(args) -> int:
-    import matplotlib
-
-    from . import load_run
-    from ._app_figures import retrieval_with_energies, rising_labels
-
-    matplotlib.use("Agg")
-    ham, meta = load_run(args.run)
-    model = meta.get("model") if isinstance(meta.get("model"), str) else None
-    image, label = _layers_of(meta)
-    path, labels, energies = retrieval_with_energies(
-        ham,
-        model,
-        pathlib.Path(args.out),
-        labels=args.labels,
-        beta_scale=args.beta_scale,
-        steps=args.steps,
-        dt=args.dt,
-        noise=args.noise,
-        amplitude=args.amplitude,
-        seed=args.seed,
-        image=image,
-        label=label,
-    )
-    print(f"wrote {path} and {path.with_suffix('.npz')}")
-    rising = rising_labels(labels, energies)
-    if rising:
-        print(
-            f"hamax retrieve: warning: the descent was unstable for label(s) "
-            f"{rising}: the energy rose (--dt {args.dt:g} is too large for this "
-            "model), so the images may mean nothing; lower --dt.",
-            file=sys.stderr,
-        )
     return 0

@@ -9,11 +9,15 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from ._descend import descend
-from ._ham import HAM
-from .data._download import atomic_write_bytes
-from .dynamics import Save
-from .zoo import CLASSIFIERS
+from .._ham import HAM
+from .._io._atomic import atomic_write_bytes
+from ..dynamics import Save
+from ..dynamics._descend import descend
+from ..memory import recall_labels
+from ..memory._retrieve import temperature_params
+from ..plot import plot_energy
+from ..training import standardize
+from ..zoo import CLASSIFIERS
 
 
 def savefig(fig, path: pathlib.Path) -> None:
@@ -35,7 +39,7 @@ def metrics_figures(history: list[dict], out: pathlib.Path) -> list[pathlib.Path
     """`loss.png` (every `*loss` column) and `accuracy.png` (every `*accuracy`
     column, when there is one) from a training history, train and test curves
     on the same axes; returns the paths written."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # optional dependency (the `plot` extra)
 
     epochs = [r["epoch"] for r in history]
     written = []
@@ -74,9 +78,7 @@ def energy_figure(
     """`energy.png`: the energy during classification (image clamped) for a few
     test images, over `steps` steps; the classifier's own depth is marked.
     `image`, `dt`, `used_steps` default to the zoo model's."""
-    import matplotlib.pyplot as plt
-
-    from .plot import plot_energy
+    import matplotlib.pyplot as plt  # optional dependency (the `plot` extra)
 
     spec = CLASSIFIERS.get(model or "")
     image = _layers(model, image, None)[0]
@@ -157,11 +159,7 @@ def retrieval_with_energies(
     else 1. `image`, `label` default to the zoo model's layers, else "image" and
     "label". Arguments are checked before anything is written.
     """
-    import matplotlib.pyplot as plt
-
-    from ._retrieve import temperature_params
-    from .memory import recall_labels
-    from .plot import plot_energy
+    import matplotlib.pyplot as plt  # optional dependency (the `plot` extra)
 
     image, label = _layers(model, image, label)
     if beta_scale is None:
@@ -219,3 +217,27 @@ def rising_labels(labels, energies: np.ndarray) -> list[int]:
     tol = 64 * np.finfo(np.float32).eps * (1 + np.abs(E[:, :-1]))
     rose: list[bool] = list(np.any(np.diff(E, axis=1) > tol, axis=1))
     return [int(lab) for lab, r in zip(np.ravel(labels), rose) if r]
+
+
+def train_plots(
+    run_dir: pathlib.Path,
+    ham,
+    model: str,
+    history: list[dict],
+    test_images: np.ndarray,
+    *,
+    seed: int = 0,
+) -> list[pathlib.Path]:
+    """The plots of a trained zoo classifier, written into `run_dir`:
+    `accuracy.png` and `loss.png` (per epoch), `energy.png` (energy during
+    classification of a few test images) and `retrieved.png` / `.npz` (Figure
+    2 at the paper's recipe). Returns the paths of the pngs."""
+    import matplotlib  # optional dependency (the `plot` extra)
+
+    matplotlib.use("Agg")
+    spec = CLASSIFIERS[model]
+    paths = metrics_figures(history, run_dir)
+    x = standardize(test_images[:32], spec.dataset)
+    paths.append(energy_figure(ham, model, x, run_dir))
+    paths.append(retrieval_figure(ham, model, run_dir, seed=seed))
+    return paths

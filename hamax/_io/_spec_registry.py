@@ -7,6 +7,9 @@ from typing import Any
 
 import equinox as eqx
 
+from .._ham import HAM
+from .._neurons import NeuronLayer
+
 
 SPEC_FORMAT, SPEC_VERSION, _MAX_DEPTH, _MAX_NDIM = "hamax-spec", 1, 64, 32
 _DTYPES = frozenset(
@@ -64,11 +67,13 @@ def _registry() -> dict[str, Any]:
     # before the packages whose classes it lists. Only hamax's own public
     # packages are walked (compat too: its classes are plain equinox modules).
     if not _BUILTIN:
+        # Local imports, on the short list of tests/test_public_api.py: the walk
+        # needs the fully initialised `hamax` package (this module is imported
+        # while hamax/__init__ runs), and `compat` is registered lazily so that
+        # `import hamax` does not import it.
         import hamax
 
-        from . import compat
-        from ._ham import HAM
-        from ._neurons import NeuronLayer
+        from .. import compat
 
         _walk(hamax, {"hamax"})
         _BUILTIN.update(_REGISTRY)
