@@ -151,7 +151,8 @@ def retrieval_with_energies(
 ) -> Retrieval:
     """The paper's Figure 2: clamp each label, start the image from noise, descend
     (defaults: the paper's recipe). Writes `retrieved.png` (energy curves and
-    the image layer's activations on a fixed [-1, 1] scale) and `retrieved.npz`
+    the image layer's activations, each image on its own colour scale with a
+    colour bar, as the paper shows them) and `retrieved.npz`
     (`images`, `labels`, `energies`) in `out`; returns the png's path with the
     labels and energies (so callers need not read the npz back).
 
@@ -189,12 +190,15 @@ def retrieval_with_energies(
     grid = fig.add_gridspec(1, n + 3)
     plot_energy(E - E[:, :1], fig.add_subplot(grid[0, :3]), title="E(t) - E(0)")
     for i in range(n):
+        # As the paper shows them: each image on its own colour scale, with a
+        # colour bar giving the tanh activations' range.
         ax = fig.add_subplot(grid[0, 3 + i])
-        im = ax.imshow(show[i].squeeze(), cmap="gray", vmin=-1, vmax=1)
+        im = ax.imshow(show[i].squeeze(), cmap="viridis")
         ax.set_title(f"label {labels[i]}", fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.colorbar(im, ax=fig.axes[1:], fraction=0.02, label="activation")
+        bar = fig.colorbar(im, ax=ax, orientation="horizontal", fraction=0.08, pad=0.04)
+        bar.ax.tick_params(labelsize=5, rotation=90)
     fig.suptitle(
         f"label clamped, image from noise ({noise}): beta x {beta_scale:g}, "
         f"{steps} steps of dt {dt}",
