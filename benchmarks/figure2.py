@@ -33,7 +33,8 @@ import numpy as np
 import optax
 
 import hamax
-from hamax import _checkpoint, zoo
+from hamax import zoo
+from hamax._io import _checkpoint
 from hamax.training import adamw, init_opt_state, standardize
 from hamax.training._step import classification_loss
 
