@@ -39,7 +39,7 @@ def flags(d: argparse.ArgumentParser) -> None:
     seed_flag(d)
     d.add_argument(
         "--model",
-        default="hn_relu_mnist",
+        default="hn_softmax_mnist",
         choices=[m for m, s in CLASSIFIERS.items() if s.dataset == "mnist"],
         help="zoo model (default: %(default)s)",
     )
@@ -88,6 +88,22 @@ def fit_linear_scorer(x: np.ndarray, y: np.ndarray, *, n: int = 10000):
     return predict
 
 
+def _why_not_figure2(model: str) -> str:
+    """Why a demo model's retrieved digits were not recognised."""
+    if model != "hn_softmax_mnist":
+        return (
+            f"Figure 2 is the HN (SoftMax)'s figure, and {model} is another model "
+            "(the HN (ReLU) has no hidden temperature to lower); run "
+            "`hamax demo --model hn_softmax_mnist`."
+        )
+    return (
+        "the HN (SoftMax) is trained here for classification only, briefly, and "
+        "its memories are still partly noise; docs/associative_memory.md, "
+        "section 'Figure 2', gives what each training length and retrieval "
+        "setting measured (benchmarks/figure2_runs.py)."
+    )
+
+
 def figure2_check(retrieved: pathlib.Path, arrays: dict, model: str) -> int:
     """Figure 2 criterion (a): how many retrieved images (`retrieved.npz`) an
     independent classifier, fit on the demo's own training data, labels as their
@@ -103,13 +119,7 @@ def figure2_check(retrieved: pathlib.Path, arrays: dict, model: str) -> int:
         f"{100 * test_acc:.1f}% on its test images)"
     )
     if k < 8:
-        print(
-            f"  Fewer than 8: {model} is trained here for classification only, and "
-            "nothing in that loss makes a clamped label recall a digit-like image "
-            "(see docs/associative_memory.md, 'Why the zoo's model fails'). The "
-            "recipe that reaches 10/10 is in docs/associative_memory.md, section "
-            "'Figure 2' (benchmarks/figure2.py)."
-        )
+        print(f"  Fewer than 8: {_why_not_figure2(model)}")
     return k
 
 
@@ -117,7 +127,7 @@ def run_demo(
     out: str,
     *,
     data: str | None = None,
-    model: str = "hn_relu_mnist",
+    model: str = "hn_softmax_mnist",
     epochs: int | None = None,
     seed: int = 0,
     progress: bool = True,
