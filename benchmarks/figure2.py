@@ -224,7 +224,10 @@ def main(argv=None) -> list[dict]:
 
     rows = []
     for seed in (0, 1, 2):
-        retrieval_figure(ham, "hn_softmax_beta5_mnist", out / f"seed{seed}", seed=seed)
+        # noise 1.0: the setting this recipe's published numbers were measured at.
+        retrieval_figure(
+            ham, "hn_softmax_beta5_mnist", out / f"seed{seed}", seed=seed, noise=1.0
+        )
         with np.load(out / f"seed{seed}" / "retrieved.npz") as f:
             s = score(
                 f["images"],

@@ -2,8 +2,9 @@
 
 For each run directory (made by `hamax train` or `hamax reproduce`), clamp each
 label, start the image from noise and descend at `hamax retrieve`'s recipe
-(the paper's: hidden temperature lowered 10x, label state 20 * one-hot, noise
-1.0, 15 steps of dt 0.4; each can be changed by a flag), for seeds 0, 1, 2, and
+(the paper's: hidden temperature lowered 10x, label state 20 * one-hot, image
+noise of standard deviation 0.1, 15 steps of dt 0.4; each can be changed by a
+flag), for seeds 0, 1, 2, and
 score the ten images as benchmarks/figure2.py does:
 
   (a) how many an independent MLP (trained here on MNIST train[:50000], never
@@ -90,7 +91,7 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--beta-scale", type=float, default=10.0)
     p.add_argument("--amplitude", type=float, default=20.0)
-    p.add_argument("--noise", type=float, default=1.0)
+    p.add_argument("--noise", type=float, default=0.1)
     p.add_argument("--steps", type=int, default=15)
     p.add_argument("--dt", type=float, default=0.4)
     p.add_argument(

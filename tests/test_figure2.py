@@ -55,7 +55,9 @@ def test_figure2_recall_is_sharp_and_recognisable():
     xs = hamax.training.standardize(x[:2000], "mnist").reshape(2000, -1)
     ham, _ = fig2.train(ham, xs, y[:2000], epochs=1, lr=1e-3)
     for seed in range(3):
-        images, E = hamax.memory.recall_labels(ham, range(10), key=jr.key(seed))
+        images, E = hamax.memory.recall_labels(
+            ham, range(10), noise=1.0, key=jr.key(seed)
+        )
         assert images.shape == (10, 784) and E.shape == (10, 16)
         s = fig2.score(np.asarray(images), np.arange(10), scorer, x[:20000], y[:20000])
         assert s["a_correct"] >= 8, s

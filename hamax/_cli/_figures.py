@@ -143,7 +143,7 @@ def retrieval_with_energies(
     beta_scale: float | None = None,
     steps: int = 15,
     dt: float = 0.4,
-    noise: float = 1.0,
+    noise: float = 0.1,
     amplitude: float = 20.0,
     seed: int = 0,
     image: str | None = None,

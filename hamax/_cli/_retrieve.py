@@ -41,7 +41,7 @@ def flags(r: argparse.ArgumentParser) -> None:
     )
     add(r, "--steps", "descent steps", type=positive_int, default=15)
     add(r, "--dt", "descent step size", type=positive_float, default=0.4)
-    add(r, "--noise", "std of the noise image", type=nonnegative_float, default=1.0)
+    add(r, "--noise", "std of the noise image", type=nonnegative_float, default=0.1)
     add(
         r,
         "--amplitude",

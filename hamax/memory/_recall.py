@@ -44,7 +44,7 @@ def recall_labels(
     image: str = "image",
     label: str = "label",
     amplitude: float = 20.0,
-    noise: float = 1.0,
+    noise: float = 0.1,
     beta_scale: float = 10.0,
     dt: float = 0.4,
     steps: int = 15,
@@ -55,8 +55,12 @@ def recall_labels(
     shows at the end.
 
     The defaults are the paper's recipe (Figure 2 and Appendix B): the label
-    layer clamped to a one-hot state, the image started from unit normal noise,
-    the hidden softmax temperature lowered tenfold, 15 steps of `dt = 0.4`.
+    layer clamped to a one-hot state, the image started at random, the hidden
+    softmax temperature lowered tenfold, 15 steps of `dt = 0.4`. The paper does
+    not give the scale of the random start; the default standard deviation 0.1
+    keeps the noise's drive into the hidden layer below the clamped label's, so
+    the label, not the noise, chooses what is recalled (unit-variance noise, the
+    random state of HAMUX v0.1, often outweighs it: docs/associative_memory.md).
 
     **Arguments:**
 

@@ -113,7 +113,7 @@ def retrieve(
     """Complete a partially observed pattern by descending with the known part
     clamped. Works in any direction: clamp an image to read a label
     (classification), or clamp a label and start the image from noise to recall
-    what the network stores for it (the paper's Figure 2, with `noise=1.0`,
+    what the network stores for it (the paper's Figure 2, with `noise=0.1`,
     `beta_scale=10.0`, `dt=0.4`, `steps=15`; see
     [`hamax.memory.recall_labels`][] for the whole recipe).
 
