@@ -10,6 +10,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 from .._custom_types import Scalar
 from ..lagrangians import ReLU
 from ._base import AbstractSynapse, PartialEnergy, require_param
+from ._memory_chunks import check_streamable, memory_slice, streamed_lagrangian
 
 
 class DenseHiddenSynapse(AbstractSynapse):
@@ -43,6 +44,19 @@ class DenseHiddenSynapse(AbstractSynapse):
       gradients XLA:CPU computes as narrow column matrices). `memories()` gives
       the `(num_heads, num_hidden, d_i)` view.
     - `init_std`: default $1/\sqrt{\sum_i d_i}$.
+    - `memory_chunk`: `None` (default) computes the hidden drive of all memories
+      at once. A positive int computes the energy and its gradients
+      `memory_chunk` memories at a time (a streaming log-sum-exp for `Softmax`
+      and `Ghostmax`, a plain sum for separable Lagrangians such as `ReLU`,
+      `RePU` or `Exp`), so that memory grows with the chunk, not with the
+      number of memories; the result equals the unchunked energy up to float
+      rounding. Any size works, including one that does not divide
+      `num_hidden`. The backward pass recomputes each chunk's drive, and the
+      drive of clamped layers is recomputed per chunk instead of being stored
+      for every memory. Memories stored in a narrower dtype than the
+      activations (e.g. bfloat16) are cast to it one chunk at a time.
+      Lagrangians that are neither separable nor a log-sum-exp over the
+      memories (`LayerNorm`, `SphericalNorm`, a plain function) raise.
     """
 
     num_hidden: int = eqx.field(static=True)
@@ -52,6 +66,7 @@ class DenseHiddenSynapse(AbstractSynapse):
     per_token: bool = eqx.field(static=True)
     Ws: tuple[Float[Array, "d heads hidden"], ...] | None
     init_std: float | None
+    memory_chunk: int | None = eqx.field(static=True, default=None)
 
     def __init__(
         self,
@@ -63,6 +78,7 @@ class DenseHiddenSynapse(AbstractSynapse):
         per_token: bool = False,
         Ws: tuple[Float[Array, "d heads hidden"], ...] | None = None,
         init_std: float | None = None,
+        memory_chunk: int | None = None,
     ):
         for name, v in (("num_hidden", num_hidden), ("num_heads", num_heads)):
             if not (isinstance(v, int) and v > 0):
@@ -75,6 +91,15 @@ class DenseHiddenSynapse(AbstractSynapse):
                 "DenseHiddenSynapse expected `normalize` to be False, True or "
                 f"'per_layer', got {normalize!r}."
             )
+        if memory_chunk is not None and not (
+            isinstance(memory_chunk, int)
+            and not isinstance(memory_chunk, bool)
+            and memory_chunk > 0
+        ):
+            raise ValueError(
+                "DenseHiddenSynapse expected `memory_chunk` to be None or a positive "
+                f"int (memories per chunk), got {memory_chunk!r}."
+            )
         self.num_hidden = num_hidden
         self.lagrangian = ReLU() if lagrangian is None else lagrangian
         self.num_heads = num_heads
@@ -82,6 +107,9 @@ class DenseHiddenSynapse(AbstractSynapse):
         self.per_token = per_token
         self.Ws = None if Ws is None else tuple(Ws)
         self.init_std = init_std
+        self.memory_chunk = memory_chunk
+        if memory_chunk is not None:
+            check_streamable(self.lagrangian, "DenseHiddenSynapse")
 
     @property
     def is_initialized(self) -> bool:
@@ -113,7 +141,11 @@ class DenseHiddenSynapse(AbstractSynapse):
 
     def _weights(self) -> tuple[Float[Array, "d heads hidden"], ...]:
         # The stored layout, unit-normalised over `d` if `normalize`.
-        Ws = require_param(self.Ws, "DenseHiddenSynapse")
+        return self._normalized(require_param(self.Ws, "DenseHiddenSynapse"))
+
+    def _normalized(self, Ws):
+        # Normalisation is per memory (over `d`), so it applies to any slice of
+        # the memories alike.
         if not self.normalize:
             return Ws
         tiny = jnp.finfo(Ws[0].dtype).tiny
@@ -160,9 +192,33 @@ class DenseHiddenSynapse(AbstractSynapse):
 
     @jax.named_scope("hamax.DenseHiddenSynapse")
     def __call__(self, *gs: Float[Array, "..."]) -> Scalar:
+        if self.memory_chunk is not None:
+            Ws = require_param(self.Ws, "DenseHiddenSynapse")
+            if len(gs) != len(Ws):
+                self.hidden(*gs)  # raises the arity message
+            return self._chunked_energy(tuple(zip(Ws, gs)))
         return -self.lagrangian(self.hidden(*gs))
 
+    def _chunked_energy(self, pairs) -> Scalar:
+        # `pairs`: (stored memories, activation) per layer, clamped or free.
+        def drive(start, size):
+            # Cast before normalising: bfloat16 memories get float32 norms.
+            Ws = self._normalized(
+                tuple(memory_slice(W, start, size).astype(g.dtype) for W, g in pairs)
+            )
+            return sum(self._project(W, g) for W, (_, g) in zip(Ws, pairs))
+
+        assert self.memory_chunk is not None
+        return -streamed_lagrangian(
+            self.lagrangian, drive, self.num_hidden, self.memory_chunk
+        )
+
     def partial(self, fixed):
+        if self.memory_chunk is not None:
+            # A hoisted drive would hold one value per memory: keep the clamped
+            # activations instead, and project them chunk by chunk.
+            require_param(self.Ws, "DenseHiddenSynapse")
+            return PartialEnergy(_chunked_hidden_energy, (self, dict(fixed)))
         Ws = self._weights()
         # The clamped layers' share of the hidden drive, computed once.
         h_fixed = sum(self._project(Ws[i], g) for i, g in fixed.items())
@@ -174,3 +230,10 @@ def _hidden_energy(data, *free):
     synapse, h_fixed, free_W = data
     h = h_fixed + sum(synapse._project(W, g) for W, g in zip(free_W, free))
     return -synapse.lagrangian(h)
+
+
+def _chunked_hidden_energy(data, *free):
+    synapse, fixed = data
+    free_iter = iter(free)
+    gs = [fixed[i] if i in fixed else next(free_iter) for i in range(len(synapse.Ws))]
+    return synapse._chunked_energy(tuple(zip(synapse.Ws, gs)))

@@ -117,6 +117,8 @@ def make_dense_am(
     beta: float | None = None,
     visible_beta: float = 10.0,
     remove_self_coupling: bool = True,
+    memory_chunk: int | None = None,
+    memory_dtype=None,
     key: PRNGKeyArray | None = None,
     dtype=None,
 ) -> HAM:
@@ -152,6 +154,12 @@ def make_dense_am(
     - `beta`: shorthand for `separation=Softmax(beta)` (kept for backward
       compatibility); give `beta` or `separation`, not both.
     - `visible_beta`: gain of the visible tanh layer.
+    - `memory_chunk`: `None` (default), or how many memories the synapse
+      handles at a time (see [`hamax.synapses.DenseHiddenSynapse`][]): memory
+      then grows with the chunk, not with the number of memories.
+    - `memory_dtype`: dtype the memories are stored in, when it differs from
+      `dtype` (e.g. `jnp.bfloat16` to halve their size); needs `memory_chunk`,
+      which casts them to `dtype` one chunk at a time.
     - `key`: only to draw random memories.
     - `dtype`: of the memories; default float32 (float64 under x64).
 
@@ -192,6 +200,12 @@ def make_dense_am(
         raise ValueError(
             f"make_dense_am expected `visible_beta` > 0, got {visible_beta!r}."
         )
+    if memory_dtype is not None and memory_chunk is None:
+        raise ValueError(
+            f"make_dense_am got `memory_dtype`={memory_dtype!r} without "
+            "`memory_chunk`; only the chunked synapse casts stored memories to the "
+            "activations' dtype. Pass memory_chunk as well, e.g. memory_chunk=4096."
+        )
     if memories is None:
         if key is None:
             raise ValueError(
@@ -215,7 +229,12 @@ def make_dense_am(
             f"make_dense_am got `dim`={dim} but memories of dimension "
             f"{mem.shape[1]} (shape {mem.shape}); drop `dim` or make them agree."
         )
-    syn = DenseHiddenSynapse(mem.shape[0], separation, Ws=(mem.T[:, None, :],))
+    stored = mem.T[:, None, :]
+    if memory_dtype is not None:
+        stored = stored.astype(memory_dtype)
+    syn = DenseHiddenSynapse(
+        mem.shape[0], separation, Ws=(stored,), memory_chunk=memory_chunk
+    )
     layer = NeuronLayer(Tanh(beta=visible_beta), mem.shape[1])
     synapses: dict[str, Any] = {"memories": syn}
     connections: list = [(("x",), "memories")]
