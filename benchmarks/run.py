@@ -297,6 +297,17 @@ def machine():
     return f"{_machine()}; jax {jax.__version__}"
 
 
+def memories_at_scale(out: pathlib.Path) -> str:
+    """`benchmarks/memories_at_scale.py`'s table (its own subprocesses, each
+    reporting its peak RSS): whole datasets and a million patterns stored."""
+    subprocess.run(
+        [sys.executable, str(HERE / "memories_at_scale.py"), "--out", str(out)],
+        check=True,
+        capture_output=True,
+    )
+    return (out / "memories_at_scale.md").read_text()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", default="bench-results")
@@ -312,6 +323,7 @@ def main():
     augs = augmentation_workloads(args.repeats)
     theirs = None if args.skip_hamux else hamux_workloads(out, args.repeats)
     agreement = None if args.skip_hamux else compat_agreement(out)
+    scale = memories_at_scale(out)
     peak = roof["square2048"]
     rows = [
         f"Machine: {machine()}. Matmul roofline (float32, same run): {roof['square2048']:.0f} GFLOP/s "
@@ -378,6 +390,7 @@ def main():
             "hamux 0.2 README loop (`benchmarks/hamux02_readme.py`) under hamux and "
             f"under hamax.compat: {agreement}.",
         ]
+    rows += ["", "Memories at scale (`benchmarks/memories_at_scale.py`):", "", scale]
     table = "\n".join(rows) + "\n"
     (out / "results.md").write_text(table)
     (out / "results.json").write_text(

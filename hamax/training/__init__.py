@@ -14,6 +14,10 @@ from ._distributed import (
 )
 from ._evaluate import evaluate as evaluate
 from ._joint import Joint as Joint
+from ._memory_parallel import (
+    memory_mesh as memory_mesh,
+    shard_memories as shard_memories,
+)
 from ._objective_io import (
     objective_from_json as objective_from_json,
     objective_to_json as objective_to_json,

@@ -1,0 +1,108 @@
+"""Memories sharded over forced CPU devices (https://github.com/hamax/hamax/issues/26
+item 2): 1 x 4 and 2 x 2 meshes equal one device; a checkpoint of a sharded
+memory loads onto another device count; bad meshes raise up front."""
+
+import json
+import os
+import pathlib
+import re
+import subprocess
+import sys
+
+import jax.numpy as jnp
+import pytest
+
+from hamax import training as T, zoo
+
+
+ROOT = pathlib.Path(__file__).parent.parent
+
+# One process with four CPU devices: recall from a Dense AM on one device, then
+# sharded on a (batch, memory) mesh of each shape, then from a checkpoint of the
+# 1 x 4 memory loaded onto two devices. Prints the largest differences as JSON.
+WORKER = """
+import json, sys
+import jax
+jax.config.update("jax_enable_x64", True)
+import jax.numpy as jnp, jax.random as jr
+from jax.sharding import NamedSharding, PartitionSpec as P
+import hamax
+from hamax import lagrangians as L, training as T, zoo
+assert len(jax.devices()) == 4, jax.devices()
+out, path = {}, sys.argv[1]
+pats = jr.rademacher(jr.key(0), (24, 16)).astype(jnp.float64)
+cues = pats[:8] * jnp.where(jr.uniform(jr.key(1), (8, 16)) < 0.2, -1.0, 1.0)
+for name, sep in (("softmax", L.Softmax(1.0)), ("repu", L.RePU(3.0))):
+    ham = zoo.make_dense_am(memories=pats, separation=sep)
+    want = zoo.recall(ham, cues, steps=12)
+    for batch in (1, 2):
+        mesh = T.memory_mesh(batch=batch)
+        sharded = T.shard_memories(ham, mesh)
+        W = sharded.synapses["memories"].Ws[0]
+        assert {s.data.shape for s in W.addressable_shards} == {(16, 1, 24 // (4 // batch))}
+        q = jax.device_put(cues, NamedSharding(mesh, P("batch")))
+        got = zoo.recall(sharded, q, steps=12)
+        out[f"{name}_{batch}x{4 // batch}"] = float(jnp.max(jnp.abs(got - want)))
+    if name == "softmax":
+        hamax.save(path, T.shard_memories(ham, T.memory_mesh(batch=1)))
+        loaded, _ = hamax.load(path, ham)
+        two = T.shard_memories(loaded, T.memory_mesh(jax.devices()[:2]))
+        got = zoo.recall(two, cues, steps=12)
+        out["checkpoint_4_to_2"] = float(jnp.max(jnp.abs(got - want)))
+try:
+    T.shard_memories(zoo.make_dense_am(memories=pats[:6]), T.memory_mesh())
+except ValueError as e:
+    out["bad_mesh"] = str(e)
+print(json.dumps(out))
+"""
+
+
+def test_sharded_memories_equal_one_device(tmp_path):
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "JAX_PLATFORMS": "cpu",
+        "XLA_FLAGS": "--xla_force_host_platform_device_count=4",
+    }
+    r = subprocess.run(
+        [sys.executable, "-c", WORKER, str(tmp_path / "m.eqx")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    diffs = json.loads(r.stdout.strip().splitlines()[-1])
+    assert re.fullmatch(
+        r"shard_memories cannot split the 6 memories of a DenseHiddenSynapse over "
+        r"the 4 devices of mesh axis 'memory': 4 does not divide 6\. Store a "
+        r"multiple of 4 memories, or use a mesh axis whose size divides them\.",
+        diffs.pop("bad_mesh"),
+    )
+    assert set(diffs) == {
+        "softmax_1x4",
+        "softmax_2x2",
+        "repu_1x4",
+        "repu_2x2",
+        "checkpoint_4_to_2",
+    }
+    assert all(d < 1e-10 for d in diffs.values()), diffs
+
+
+def test_bad_axis_and_chunked_memories_raise():
+    mesh = T.memory_mesh()
+    ham = zoo.make_dense_am(memories=jnp.ones((4, 3)), memory_chunk=2)
+    with pytest.raises(
+        ValueError, match=r"shard_memories got `axis`='mem', which is not an axis"
+    ):
+        T.shard_memories(ham, mesh, axis="mem")
+    with pytest.raises(
+        ValueError,
+        match=r"shard_memories got a DenseHiddenSynapse with memory_chunk=2; "
+        r"sharded memories are not chunked",
+    ):
+        T.shard_memories(ham, mesh)
+    with pytest.raises(
+        ValueError, match=r"memory_mesh expected `batch` to be a positive int dividing"
+    ):
+        T.memory_mesh(batch=3)
