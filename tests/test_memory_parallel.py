@@ -12,6 +12,7 @@ import sys
 import jax.numpy as jnp
 import pytest
 
+import hamax
 from hamax import training as T, zoo
 
 
@@ -44,10 +45,18 @@ for name, sep in (("softmax", L.Softmax(1.0)), ("repu", L.RePU(3.0))):
         got = zoo.recall(sharded, q, steps=12)
         out[f"{name}_{batch}x{4 // batch}"] = float(jnp.max(jnp.abs(got - want)))
     if name == "softmax":
-        hamax.save(path, T.shard_memories(ham, T.memory_mesh(batch=1)))
-        loaded, _ = hamax.load(path, ham)
-        two = T.shard_memories(loaded, T.memory_mesh(jax.devices()[:2]))
-        got = zoo.recall(two, cues, steps=12)
+        T.save_sharded(path, T.shard_memories(ham, T.memory_mesh(batch=1)))
+        same, meta = T.load_sharded(path, ham, T.memory_mesh(batch=1))
+        assert meta["memory_shards"] == 4, meta
+        got = zoo.recall(same, cues, steps=12)
+        out["checkpoint_4_to_4"] = float(jnp.max(jnp.abs(got - want)))
+        two = T.memory_mesh(jax.devices()[:2])
+        try:
+            T.load_sharded(path, ham, two)
+        except ValueError as e:
+            out["bad_reshard"] = str(e)
+        moved, _ = T.load_sharded(path, ham, two, reshard=True)
+        got = zoo.recall(moved, cues, steps=12)
         out["checkpoint_4_to_2"] = float(jnp.max(jnp.abs(got - want)))
 try:
     T.shard_memories(zoo.make_dense_am(memories=pats[:6]), T.memory_mesh())
@@ -79,14 +88,38 @@ def test_sharded_memories_equal_one_device(tmp_path):
         r"multiple of 4 memories, or use a mesh axis whose size divides them\.",
         diffs.pop("bad_mesh"),
     )
+    assert re.fullmatch(
+        r"load_sharded: .*m\.eqx holds memories split over 4 device\(s\), but mesh "
+        r"axis 'memory' has 2\. Pass reshard=True to redistribute them over the new "
+        r"mesh\.",
+        diffs.pop("bad_reshard"),
+    )
     assert set(diffs) == {
         "softmax_1x4",
         "softmax_2x2",
         "repu_1x4",
         "repu_2x2",
+        "checkpoint_4_to_4",
         "checkpoint_4_to_2",
     }
     assert all(d < 1e-10 for d in diffs.values()), diffs
+
+
+def test_load_sharded_needs_a_sharded_checkpoint(tmp_path):
+    ham = zoo.make_dense_am(memories=jnp.ones((4, 3)))
+    hamax.save(tmp_path / "plain.eqx", ham)
+    with pytest.raises(
+        ValueError,
+        match=r"load_sharded: .*plain\.eqx has no `memory_shards` entry in its "
+        r"metadata; it was not written by hamax.training.save_sharded",
+    ):
+        T.load_sharded(tmp_path / "plain.eqx", ham, T.memory_mesh())
+    T.save_sharded(tmp_path / "one.eqx", ham)  # unsharded: one shard
+    loaded, meta = T.load_sharded(tmp_path / "one.eqx", ham, T.memory_mesh())
+    assert meta == {"memory_shards": 1}
+    assert jnp.array_equal(
+        loaded.synapses["memories"].Ws[0], ham.synapses["memories"].Ws[0]
+    )
 
 
 def test_bad_axis_and_chunked_memories_raise():

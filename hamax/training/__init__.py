@@ -15,7 +15,9 @@ from ._distributed import (
 from ._evaluate import evaluate as evaluate
 from ._joint import Joint as Joint
 from ._memory_parallel import (
+    load_sharded as load_sharded,
     memory_mesh as memory_mesh,
+    save_sharded as save_sharded,
     shard_memories as shard_memories,
 )
 from ._objective_io import (

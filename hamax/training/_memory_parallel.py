@@ -1,5 +1,6 @@
 """Memories sharded across devices: the memory axis of DenseHiddenSynapse on a mesh."""
 
+import pathlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -8,6 +9,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
+from .._checkpoint import load, read_meta, save
 from ..synapses import DenseHiddenSynapse
 
 
@@ -105,3 +107,68 @@ def shard_memories(tree: Any, mesh: Mesh, *, axis: str = "memory") -> Any:
     tree = jax.tree.map(place_synapse, tree, is_leaf=is_syn)
 
     return jax.tree.map(place_rest, tree)
+
+
+def _shards(tree: Any) -> int:
+    # How many devices the memories of `tree` are split over (1: not sharded).
+    for syn in jax.tree.leaves(tree, is_leaf=_is_synapse):
+        for W in (syn.Ws or ()) if _is_synapse(syn) else ():
+            sharding = getattr(W, "sharding", None)
+            if isinstance(sharding, NamedSharding) and len(sharding.spec) == W.ndim:
+                axis = sharding.spec[-1]
+                if isinstance(axis, str):
+                    return sharding.mesh.shape[axis]
+    return 1
+
+
+def _is_synapse(x: Any) -> bool:
+    return isinstance(x, DenseHiddenSynapse)
+
+
+def save_sharded(path: str | pathlib.Path, tree: Any, *, meta: dict | None = None):
+    """[`hamax.save`][] that also records how many devices the memories of
+    `tree` are split over (`meta["memory_shards"]`), so that
+    [`hamax.training.load_sharded`][] can refuse a silent change of layout."""
+    meta = dict(meta or {})
+    meta["memory_shards"] = _shards(tree)
+    save(path, tree, meta=meta)
+
+
+def load_sharded(
+    path: str | pathlib.Path,
+    like: Any,
+    mesh: Mesh,
+    *,
+    axis: str = "memory",
+    reshard: bool = False,
+) -> tuple[Any, dict]:
+    """Load a checkpoint of sharded memories onto `mesh` (see
+    [`hamax.training.shard_memories`][]).
+
+    **Arguments:**
+
+    - `path`: a file written by [`hamax.training.save_sharded`][].
+    - `like`: a model of the same structure ([`hamax.load`][]'s `like`).
+    - `mesh`, `axis`: where the memories go.
+    - `reshard`: a checkpoint saved with its memories split over another number
+      of devices than `mesh` has along `axis` raises unless this is `True`,
+      which redistributes them.
+
+    **Returns:** `(model, meta)`.
+    """
+    meta = read_meta(path)
+    saved, now = meta.get("memory_shards"), dict(mesh.shape).get(axis)
+    if saved is None:
+        raise ValueError(
+            f"load_sharded: {path} has no `memory_shards` entry in its metadata; "
+            "it was not written by hamax.training.save_sharded. Load it with "
+            "hamax.load and place it with hamax.training.shard_memories."
+        )
+    if now is not None and saved != now and not reshard:
+        raise ValueError(
+            f"load_sharded: {path} holds memories split over {saved} device(s), but "
+            f"mesh axis {axis!r} has {now}. Pass reshard=True to redistribute "
+            "them over the new mesh."
+        )
+    tree, meta = load(path, like)
+    return shard_memories(tree, mesh, axis=axis), meta
