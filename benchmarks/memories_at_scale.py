@@ -18,8 +18,8 @@ memory (`ru_maxrss`) and its resident memory once the memories are stored:
    the complete test image, and the fraction whose nearest stored image has the
    test image's label.
 3. *million*: `--million` random ±1 patterns of dimension 784 stored in
-   bfloat16, 100 cues with 20% of their bits flipped, 5 steps: time per query
-   batch, fraction recovered exactly (sign), peak RSS.
+   bfloat16, 100 cues with 20% of their bits flipped, `--million-steps` steps:
+   time per query batch, fraction recovered exactly (sign), peak RSS.
 
 The memory is a modern Hopfield network as a HAM: one identity layer `"x"` (so a
 step of `dt = 1` is the update $x \\leftarrow \\Xi^\\top \\mathrm{softmax}(\\beta
@@ -172,10 +172,10 @@ def child_million(args):
     flips = np.where(rng.random(clean.shape) < 0.2, -1.0, 1.0).astype(np.float32)
     cues = jnp.asarray(clean * flips)
     t = time.perf_counter()
-    out = _recall(ham, cues, 5)  # compiles
+    out = _recall(ham, cues, args.million_steps)  # compiles
     first = time.perf_counter() - t
     t = time.perf_counter()
-    out = _recall(ham, cues, 5)
+    out = _recall(ham, cues, args.million_steps)
     second = time.perf_counter() - t
     exact = np.all(np.sign(np.asarray(out)) == clean, axis=1)
     return {
@@ -184,7 +184,7 @@ def child_million(args):
         "storage_dtype": "bfloat16",
         "weights_mib": W.size * W.dtype.itemsize / 2**20,
         "queries": 100,
-        "steps": 5,
+        "steps": args.million_steps,
         "first_call_s": first,
         "batch_s": second,
         "exact_fraction": float(np.mean(exact)),
@@ -257,6 +257,7 @@ def main(argv=None):
     ap.add_argument("--data", default=str(HERE.parent.parent / "shared" / "data"))
     ap.add_argument("--only", default="timing,quality,million")
     ap.add_argument("--million", type=int, default=1_000_000)
+    ap.add_argument("--million-steps", type=int, default=5)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--limit", type=int, default=900, help="seconds per subprocess")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -269,28 +270,42 @@ def main(argv=None):
         print(json.dumps(run.get(args.child, child_million)(args)))
         return
     common = ["--data", args.data, "--repeats", str(args.repeats)]
-    res: dict = {}
-    only = args.only.split(",")
-    if "timing" in only:
-        res["timing"] = [
-            _child(["timing", "--chunk", str(c), *common], args.limit)
-            for c in (0, CHUNK)
-        ]
-    if "quality" in only:
-        res["quality"] = [
-            _child(["quality", "--dataset", ds, *common], args.limit)
-            for ds in ("mnist", "cifar10")
-        ]
-    if "million" in only:
-        res["million"] = _child(
-            ["million", "--million", str(args.million), *common], args.limit
-        )
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "memories_at_scale.json").write_text(json.dumps(res, indent=1))
-    text = table(res)
-    (out / "memories_at_scale.md").write_text(text)
-    print(text)
+    res: dict = {}
+
+    def record(key, value):  # written after every stage: a late failure keeps the rest
+        res[key] = value
+        (out / "memories_at_scale.json").write_text(json.dumps(res, indent=1))
+        (out / "memories_at_scale.md").write_text(table(res))
+
+    only = args.only.split(",")
+    if "timing" in only:
+        record(
+            "timing",
+            [
+                _child(["timing", "--chunk", str(c), *common], args.limit)
+                for c in (0, CHUNK)
+            ],
+        )
+    if "quality" in only:
+        record(
+            "quality",
+            [
+                _child(["quality", "--dataset", ds, *common], args.limit)
+                for ds in ("mnist", "cifar10")
+            ],
+        )
+    if "million" in only:
+        record(
+            "million",
+            _child(
+                ["million", "--million", str(args.million), *common]
+                + ["--million-steps", str(args.million_steps)],
+                args.limit,
+            ),
+        )
+    print(table(res))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,11 @@
 2. The communication share: the same configuration's gradient all-reduce alone
    (a sum over the "batch" mesh axis of one float32 vector per device with the
    model's parameter count, compiled to an all-reduce) against the step time.
-3. The estimate for the paper's four models on 8 and 64 GPUs: ring all-reduce
+3. Memory-sharded retrieval (`--memories-only` for these rows alone): a Dense
+   AM's memories split over 1, 2 and 4 devices (`hamax.training.shard_memories`
+   on a 1 x n mesh), queries/s and the per-step collectives' share; and the
+   estimate for 8 and 64 GPUs (memory per GPU, bytes exchanged per step).
+4. The estimate for the paper's four models on 8 and 64 GPUs: ring all-reduce
    bytes per GPU per step, its time at the stated link bandwidth and latency,
    against compute time per step from the step's FLOPs (XLA's cost analysis of
    hamax's step at the paper's batch) at the stated sustained GPU rate.
@@ -74,6 +78,86 @@ if pid == 0:
         allreduce_ms=1e3 * t_ar, comm_share=t_ar / t_step,
         platform=jax.devices()[0].platform)), flush=True)
 """
+
+
+# Memory-sharded retrieval: one process with `n` devices on a 1 x n memory mesh,
+# a Dense AM of `memories` random ±1 patterns of dimension `dim`, `batch` queries,
+# `steps` descent steps (hamax.zoo.recall); and the per-step collectives alone:
+# the all-reduce of the (batch, dim) visible gradient and the two (batch,)
+# all-reduces of the softmax's maximum and sum.
+MEM_CHILD = """
+import json, sys, time
+import jax, jax.numpy as jnp, numpy as np
+from jax.sharding import NamedSharding, PartitionSpec as P
+from hamax import training as T, zoo
+memories, dim, batch, steps, repeats = map(int, sys.argv[1:6])
+mesh = T.memory_mesh()
+n = mesh.shape["memory"]
+rng = np.random.default_rng(0)
+pats = (rng.integers(0, 2, (memories, dim)) * 2 - 1).astype(np.float32)
+ham = T.shard_memories(zoo.make_dense_am(memories=pats, remove_self_coupling=False), mesh)
+cues = jax.device_put(pats[:batch], NamedSharding(mesh, P()))
+def timed(f, k):
+    jax.block_until_ready(f())
+    ts = []
+    for _ in range(k):
+        t = time.perf_counter(); jax.block_until_ready(f()); ts.append(time.perf_counter() - t)
+    return sorted(ts)[len(ts) // 2]
+t = timed(lambda: zoo.recall(ham, cues, steps=steps), repeats) / steps
+rep = NamedSharding(mesh, P())
+def allreduce(shape):
+    g = jax.make_array_from_callback((n, *shape), NamedSharding(mesh, P("memory")),
+                                     lambda idx: np.ones((1, *shape), np.float32))
+    f = jax.jit(lambda g: g.sum(0), out_shardings=rep)
+    return timed(lambda: f(g), repeats)
+t_coll = allreduce((batch, dim)) + 2 * allreduce((batch,))
+print(json.dumps(dict(devices=n, memories=memories, dim=dim, batch=batch,
+    step_ms=1e3 * t, queries_per_s=batch / t, collective_ms=1e3 * t_coll,
+    comm_share=t_coll / t)), flush=True)
+"""
+
+
+def run_memories(args, devices: int) -> dict:
+    """Memory-sharded retrieval on `devices` forced CPU devices."""
+    env = dict(os.environ, JAX_PLATFORMS="cpu")
+    flags = env.get("XLA_FLAGS", "")
+    env["XLA_FLAGS"] = f"{flags} --xla_force_host_platform_device_count={devices}"
+    argv = [args.memories, args.memory_dim, args.memory_batch, 5, args.steps]
+    r = subprocess.run(
+        [sys.executable, "-c", MEM_CHILD, *map(str, argv)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    if r.returncode:
+        raise SystemExit(f"memories on {devices} devices failed:\n{r.stderr[-3000:]}")
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def estimate_memories(args) -> list[dict]:
+    """Memory-sharded retrieval on n GPUs, per descent step: each GPU holds M/n
+    memories (bfloat16) and does 4 B (M/n) d FLOPs (drive and its gradient); the
+    GPUs then all-reduce the (B, d) float32 visible gradient and the softmax's
+    (B,) maximum and sum (three ring all-reduces)."""
+    rows = []
+    B = args.paper_batch
+    for M, d in ((1_000_000, 784), (10_000_000, 784), (10_000_000, 3072)):
+        row = dict(memories=M, dim=d, batch=B)
+        for n, bw in ((8, args.node_gbps), (64, args.net_gbps)):
+            nbytes = 2 * (n - 1) / n * 4 * (B * d + 2 * B)
+            comm = nbytes / (bw * 1e9) + 3 * 2 * (n - 1) * args.latency_us * 1e-6
+            comp = max(
+                4 * B * M * d / n / args.gpu_tflops / 1e12, args.gpu_floor_ms / 1e3
+            )
+            row[f"gib_{n}"] = 2 * M * d / n / 2**30
+            row[f"mb_{n}"] = nbytes / 1e6
+            row[f"comm_ms_{n}"] = 1e3 * comm
+            row[f"compute_ms_{n}"] = 1e3 * comp
+            row[f"share_{n}"] = comm / (comm + comp)
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    return rows
 
 
 def free_port() -> int:
@@ -184,6 +268,14 @@ def main() -> None:
         help="use this machine's accelerators instead of CPU devices",
     )
     p.add_argument("--estimate-only", action="store_true")
+    p.add_argument(
+        "--memories-only",
+        action="store_true",
+        help="only the memory-sharded rows (measured and estimated)",
+    )
+    p.add_argument("--memories", type=int, default=16384)
+    p.add_argument("--memory-dim", type=int, default=256)
+    p.add_argument("--memory-batch", type=int, default=128)
     p.add_argument("--paper-batch", type=int, default=400)
     p.add_argument(
         "--gpu-tflops",
@@ -216,6 +308,33 @@ def main() -> None:
         help="latency of one ring hop, microseconds",
     )
     args = p.parse_args()
+    mem = [] if args.estimate_only else [run_memories(args, n) for n in (1, 2, 4)]
+    for r in mem:
+        print(json.dumps(r), flush=True)
+    print(
+        "\n| memory shards | step (ms) | queries/s | speedup | collectives (ms) "
+        "| comm share |\n|---|---|---|---|---|---|"
+    )
+    for r in mem:
+        print(
+            f"| {r['devices']} | {r['step_ms']:.2f} | {r['queries_per_s']:.0f} "
+            f"| {r['queries_per_s'] / mem[0]['queries_per_s']:.2f} "
+            f"| {r['collective_ms']:.3f} | {100 * r['comm_share']:.1f}% |"
+        )
+    print(
+        "\n| memories x dim | 8 GPUs: GiB/GPU / MB exchanged / comm ms / compute ms "
+        "/ share | 64 GPUs: GiB/GPU / MB exchanged / comm ms / compute ms / share "
+        "|\n|---|---|---|"
+    )
+    for r in estimate_memories(args):
+        cells = [
+            f"{r[f'gib_{n}']:.2f} / {r[f'mb_{n}']:.2f} / {r[f'comm_ms_{n}']:.3f} / "
+            f"{r[f'compute_ms_{n}']:.3f} / {100 * r[f'share_{n}']:.0f}%"
+            for n in (8, 64)
+        ]
+        print(f"| {r['memories']:,} x {r['dim']} | {cells[0]} | {cells[1]} |")
+    if args.memories_only:
+        return
     measured = []
     if not args.estimate_only:
         for procs, devs in ((1, 1), (1, 2), (1, 4), (2, 1), (2, 2)):

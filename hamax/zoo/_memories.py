@@ -154,12 +154,10 @@ def make_dense_am(
     - `beta`: shorthand for `separation=Softmax(beta)` (kept for backward
       compatibility); give `beta` or `separation`, not both.
     - `visible_beta`: gain of the visible tanh layer.
-    - `memory_chunk`: `None` (default), or how many memories the synapse
-      handles at a time (see [`hamax.synapses.DenseHiddenSynapse`][]): memory
-      then grows with the chunk, not with the number of memories.
-    - `memory_dtype`: dtype the memories are stored in, when it differs from
-      `dtype` (e.g. `jnp.bfloat16` to halve their size); needs `memory_chunk`,
-      which casts them to `dtype` one chunk at a time.
+    - `memory_chunk`: memories handled at a time (default `None`: all), see
+      [`hamax.synapses.DenseHiddenSynapse`][].
+    - `memory_dtype`: a storage dtype for the memories other than `dtype` (e.g.
+      `jnp.bfloat16`); needs `memory_chunk`, which casts one chunk at a time.
     - `key`: only to draw random memories.
     - `dtype`: of the memories; default float32 (float64 under x64).
 
@@ -229,9 +227,7 @@ def make_dense_am(
             f"make_dense_am got `dim`={dim} but memories of dimension "
             f"{mem.shape[1]} (shape {mem.shape}); drop `dim` or make them agree."
         )
-    stored = mem.T[:, None, :]
-    if memory_dtype is not None:
-        stored = stored.astype(memory_dtype)
+    stored = mem.T[:, None, :].astype(memory_dtype or mem.dtype)
     syn = DenseHiddenSynapse(
         mem.shape[0], separation, Ws=(stored,), memory_chunk=memory_chunk
     )
