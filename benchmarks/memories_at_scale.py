@@ -6,6 +6,8 @@
 Every measurement runs in its own subprocess, which reports its peak resident
 memory (`ru_maxrss`) and its resident memory once the memories are stored:
 
+0. *temp*: XLA's temporary buffers for the compiled 15-step retrieval below
+   (`memory_analysis()`), unchunked and with two chunk sizes.
 1. *timing*: all 50,000 CIFAR-10 training images stored, 400 queries, 15
    retrieval steps (`hamax.zoo.recall`, one jitted descent), with and without
    `memory_chunk`: median time of a retrieval and peak RSS.
@@ -117,6 +119,24 @@ def child_timing(args):
     }
 
 
+def child_temp(args):
+    """XLA's temporary buffers of the compiled 15-step retrieval (no run): what
+    the descent allocates beyond its inputs, for each chunk size."""
+    import jax.numpy as jnp
+
+    from hamax.zoo._recall import _recall as compiled_recall
+
+    n, d, b = 50_000, 3072, 400
+    out = []
+    for chunk in (None, 1024, 4096):
+        ham = _memory(jnp.zeros((n, d), jnp.float32), 200.0, chunk)
+        cues = jnp.zeros((b, d), jnp.float32)
+        lowered = compiled_recall.lower(ham, cues, jnp.asarray(1.0), 15, "x")
+        mem = lowered.lowered.compile().memory_analysis()
+        out.append({"chunk": chunk, "temp_mib": mem.temp_size_in_bytes / 2**20})
+    return {"temp": out}
+
+
 def child_quality(args):
     import jax.numpy as jnp
     import numpy as np
@@ -207,6 +227,16 @@ def _child(argv, limit):
 
 def table(res) -> str:
     rows = []
+    if "temp" in res:
+        rows += [
+            "Temporary memory XLA allocates for the compiled retrieval of 400 "
+            "queries, 15 steps, 50,000 x 3,072 float32 memories:",
+            "",
+            "| memory_chunk | temp MiB |",
+            "| --- | --- |",
+        ]
+        rows += [f"| {r['chunk']} | {r['temp_mib']:.0f} |" for r in res["temp"]]
+        rows.append("")
     if "timing" in res:
         rows += [
             "CIFAR-10, 50,000 images stored, 400 queries, 15 steps (float32):",
@@ -255,7 +285,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--out", default="bench-results")
     ap.add_argument("--data", default=str(HERE.parent.parent / "shared" / "data"))
-    ap.add_argument("--only", default="timing,quality,million")
+    ap.add_argument("--only", default="temp,timing,quality,million")
     ap.add_argument("--million", type=int, default=1_000_000)
     ap.add_argument("--million-steps", type=int, default=5)
     ap.add_argument("--repeats", type=int, default=3)
@@ -266,7 +296,7 @@ def main(argv=None):
     ap.add_argument("--beta", type=float, default=200.0, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
-        run = {"timing": child_timing, "quality": child_quality}
+        run = {"timing": child_timing, "quality": child_quality, "temp": child_temp}
         print(json.dumps(run.get(args.child, child_million)(args)))
         return
     common = ["--data", args.data, "--repeats", str(args.repeats)]
@@ -280,6 +310,8 @@ def main(argv=None):
         (out / "memories_at_scale.md").write_text(table(res))
 
     only = args.only.split(",")
+    if "temp" in only:
+        record("temp", _child(["temp", *common], args.limit)["temp"])
     if "timing" in only:
         record(
             "timing",

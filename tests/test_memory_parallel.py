@@ -105,6 +105,50 @@ def test_sharded_memories_equal_one_device(tmp_path):
     assert all(d < 1e-10 for d in diffs.values()), diffs
 
 
+# One of two processes (two CPU devices each, gloo collectives): the memories
+# split four ways across both processes, the queries replicated; each process
+# prints its largest difference from its own one-device recall.
+TWO_PROCESS = """
+import json
+import jax
+from hamax import training as T
+T.initialize_distributed(heartbeat_timeout=30)
+jax.config.update("jax_enable_x64", True)
+import jax.numpy as jnp, jax.random as jr, numpy as np
+from jax.experimental import multihost_utils
+from jax.sharding import NamedSharding, PartitionSpec as P
+from hamax import zoo
+assert len(jax.devices()) == 4 and len(jax.local_devices()) == 2
+pats = jr.rademacher(jr.key(0), (24, 16)).astype(jnp.float64)
+cues = pats[:8] * jnp.where(jr.uniform(jr.key(1), (8, 16)) < 0.2, -1.0, 1.0)
+ham = zoo.make_dense_am(memories=pats)
+want = np.asarray(zoo.recall(ham, cues, steps=12))
+mesh = T.memory_mesh()
+host = np.asarray(cues)
+q = jax.make_array_from_callback(host.shape, NamedSharding(mesh, P()), lambda i: host[i])
+got = zoo.recall(T.shard_memories(ham, mesh), q, steps=12)
+got = np.asarray(multihost_utils.process_allgather(got, tiled=True))
+print(json.dumps({"diff": float(np.max(np.abs(got - want)))}))
+"""
+
+
+def test_two_processes_equal_one_device(tmp_path):
+    from .test_distributed import start
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu"}
+    procs = start(env, [["-c", TWO_PROCESS]] * 2, ndev=2)
+    try:
+        runs = [p.communicate(timeout=600) for p in procs]
+    finally:
+        for p in procs:  # a hang fails the test instead of blocking CI
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+    for p, (so, se) in zip(procs, runs):
+        assert p.returncode == 0, se[-3000:]
+        assert json.loads(so.strip().splitlines()[-1])["diff"] < 1e-10
+
+
 def test_load_sharded_needs_a_sharded_checkpoint(tmp_path):
     ham = zoo.make_dense_am(memories=jnp.ones((4, 3)))
     hamax.save(tmp_path / "plain.eqx", ham)
