@@ -124,7 +124,7 @@ def child_temp(args):
     the descent allocates beyond its inputs, for each chunk size."""
     import jax.numpy as jnp
 
-    from hamax.zoo._recall import _recall as compiled_recall
+    from hamax.memory._cue import _recall as compiled_recall
 
     n, d, b = 50_000, 3072, 400
     out = []

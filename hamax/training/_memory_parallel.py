@@ -9,7 +9,7 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from .._checkpoint import load, read_meta, save
+from .._io._checkpoint import load, read_meta, save
 from ..synapses import DenseHiddenSynapse
 
 
