@@ -26,6 +26,7 @@ STREAMABLE = [
     L.Tanh(beta=0.7),
     L.Sigmoid(beta=1.3),
     L.Softmax(beta=2.0),
+    L.Softmax(beta=hamax.learnable(2.0)),  # a trained temperature, bounded
     L.Softmax(beta=1.5, axis=-2),  # across heads: separable over memories
     L.Softmax(beta=1.5, axis=None),
     L.Ghostmax(beta=1.5),

@@ -87,10 +87,12 @@ def streamed_lagrangian(
         else None
     )
 
+    # The bounded value of a learnable beta (hamax.learnable), as __call__ uses.
+    beta = lagrangian.resolved().beta if axes is not None else None  # type: ignore[attr-defined]
+
     def part(h):
         if axes is None:
             return lagrangian(h)
-        beta = lagrangian.beta  # type: ignore[attr-defined]
         return jax.nn.logsumexp(beta * h, axis=axes)
 
     parts = []
@@ -103,7 +105,6 @@ def streamed_lagrangian(
     stacked = jnp.concatenate(parts) if len(parts) > 1 else parts[0]
     if axes is None:
         return jnp.sum(stacked)
-    beta = lagrangian.beta  # type: ignore[attr-defined]
     total = jax.nn.logsumexp(stacked, axis=0)
     if isinstance(lagrangian, Ghostmax):
         total = jnp.logaddexp(jnp.zeros_like(total), total)  # the ghost logit 0
