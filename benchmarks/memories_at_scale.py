@@ -12,8 +12,8 @@ memory (`ru_maxrss`) and its resident memory once the memories are stored:
    retrieval steps (`hamax.zoo.recall`, one jitted descent), with and without
    `memory_chunk`: median time of a retrieval and peak RSS.
 2. *quality*: all 60,000 MNIST and all 50,000 CIFAR-10 training images stored
-   (chunked); 400 training images and 400 test images with their lower half set
-   to zero are the cues. The metric is this script's own (not the UHN metrics):
+   (chunked); `--queries` (default 400) training images and as many test images
+   with their lower half set to zero are the cues. The metric is this script's own (not the UHN metrics):
    for training cues, the fraction whose retrieved state's nearest stored image
    (cosine) is the cued image itself, and the fraction with cosine > 0.9 to it;
    for test cues (not stored), the mean cosine between the retrieved state and
@@ -145,11 +145,12 @@ def child_quality(args):
     ham = _memory(train, args.beta, CHUNK)
     rng = np.random.default_rng(0)
     res = {"dataset": args.dataset, "stored": len(train), "beta": args.beta}
+    res["queries"] = args.queries
     for split, pool, labels in (("train", train, y_train), ("test", test, y_test)):
-        idx = rng.choice(len(pool), 400, replace=False)
+        idx = rng.choice(len(pool), args.queries, replace=False)
         full = pool[idx]
         t = time.perf_counter()
-        out = np.asarray(_recall(ham, jnp.asarray(_mask_lower_half(full)), 15))
+        out = np.array(_recall(ham, jnp.asarray(_mask_lower_half(full)), 15))
         res[f"{split}_seconds"] = time.perf_counter() - t
         out /= np.linalg.norm(out, axis=1, keepdims=True) + 1e-12
         cos_full = np.sum(out * full, axis=1)
@@ -254,7 +255,8 @@ def table(res) -> str:
     if "quality" in res:
         rows += [
             "",
-            "Half-masked cues, 15 steps, memory_chunk=4096 (this script's metric):",
+            "Cues with their lower half zeroed, 15 steps, memory_chunk=4096 (this "
+            "script's own metric; queries per split in the first column):",
             "",
             "| stored | beta | train: nearest is cued | train: cos > 0.9 | "
             "test: mean cos | test: nearest has label | peak RSS MiB |",
@@ -262,7 +264,7 @@ def table(res) -> str:
         ]
         for r in res["quality"]:
             rows.append(
-                f"| {r['stored']} {r['dataset']} | {r['beta']:g} | "
+                f"| {r['stored']} {r['dataset']} ({r['queries']}) | {r['beta']:g} | "
                 f"{r['train_nearest_is_cued']:.3f} | {r['train_cos_gt_0.9']:.3f} | "
                 f"{r['test_mean_cos']:.3f} | {r['test_nearest_label']:.3f} | "
                 f"{r['peak_rss_mib']:.0f} |"
@@ -286,8 +288,10 @@ def main(argv=None):
     ap.add_argument("--out", default="bench-results")
     ap.add_argument("--data", default=str(HERE.parent.parent / "shared" / "data"))
     ap.add_argument("--only", default="temp,timing,quality,million")
+    ap.add_argument("--datasets", default="mnist,cifar10", help="for quality")
     ap.add_argument("--million", type=int, default=1_000_000)
     ap.add_argument("--million-steps", type=int, default=5)
+    ap.add_argument("--queries", type=int, default=400, help="quality cues per split")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--limit", type=int, default=900, help="seconds per subprocess")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
@@ -324,8 +328,12 @@ def main(argv=None):
         record(
             "quality",
             [
-                _child(["quality", "--dataset", ds, *common], args.limit)
-                for ds in ("mnist", "cifar10")
+                _child(
+                    ["quality", "--dataset", ds, "--queries", str(args.queries)]
+                    + common,
+                    args.limit,
+                )
+                for ds in args.datasets.split(",")
             ],
         )
     if "million" in only:

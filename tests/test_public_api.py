@@ -129,7 +129,9 @@ LAYERS: dict[str, set[str]] = {
     "zoo": {"base", "lagrangians", "synapses", "model", "memory"},
     "_io": {"base", "lagrangians", "synapses", "model"},
     "data": {"_io"},
-    "training": {"base", "lagrangians", "model", "dynamics", "zoo", "_io", "data"},
+    # synapses: shard_memories places DenseHiddenSynapse memories on a mesh.
+    "training": {"base", "lagrangians", "synapses", "model", "dynamics", "zoo"}
+    | {"_io", "data"},
     "plot": set(),
     "compat": {"base", "lagrangians", "synapses", "model", "_io", "plot"},
     "_cli": {"hamax", "model", "dynamics", "memory", "zoo", "_io", "data"}
