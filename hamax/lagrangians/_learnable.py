@@ -2,7 +2,7 @@
 trains every inverse temperature, clipped at `min_beta`)."""
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import equinox as eqx
 import jax
@@ -76,8 +76,14 @@ def _check_lower(lower: Any) -> None:
 
 
 # A Lagrangian class's hyperparameter: a fixed number or array, or a Learnable.
-HyperScalar = ScalarLike | Learnable
-HyperTensor = TensorLike | Learnable
+# (For mypy an Any: a Lagrangian's `__call__` computes with the resolved value,
+# an array, which the runtime type of the field cannot say.)
+if TYPE_CHECKING:
+    HyperScalar = Any
+    HyperTensor = Any
+else:
+    HyperScalar = ScalarLike | Learnable
+    HyperTensor = TensorLike | Learnable
 
 
 def learnable(value: Any, *, lower: float | None = MIN_BETA, dtype=None) -> Learnable:

@@ -108,6 +108,7 @@ def streamed_lagrangian(
     total = jax.nn.logsumexp(stacked, axis=0)
     if isinstance(lagrangian, Ghostmax):
         total = jnp.logaddexp(jnp.zeros_like(total), total)  # the ghost logit 0
+    assert beta is not None  # axes is not None: a softmax-like Lagrangian
     return jnp.sum(total) / beta
 
 
