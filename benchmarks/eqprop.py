@@ -82,14 +82,14 @@ def run(args) -> None:
     wall = time.perf_counter() - t0
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = out / f"{args.model}-{args.tag or args.estimator}"
+    stem = f"{args.model}-{args.tag or args.estimator}"
     rows = ["epoch,epoch_seconds,train_loss,test_loss,test_accuracy"]
     rows += [
         f"{r['epoch']},{r['epoch_seconds']:.1f},{r['train_loss']:.4f},"
         f"{r['test_loss']:.4f},{r['test_accuracy']:.4f}"
         for r in res.history
     ]
-    stem.with_suffix(".csv").write_text("\n".join(rows) + "\n")
+    (out / f"{stem}.csv").write_text("\n".join(rows) + "\n")
     meta = {
         "args": vars(args),
         "objective": repr(obj),
@@ -98,7 +98,7 @@ def run(args) -> None:
         "history": res.history,
         "loadavg": pathlib.Path("/proc/loadavg").read_text().split()[:3],
     }
-    stem.with_suffix(".json").write_text(json.dumps(meta, indent=1, default=str))
+    (out / f"{stem}.json").write_text(json.dumps(meta, indent=1, default=str))
     print("\n".join(rows))
 
 
