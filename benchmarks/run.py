@@ -29,6 +29,7 @@ from hamax._cli._reproduce import machine as _machine
 
 sys.path.insert(0, str(pathlib.Path(__file__).parent))
 from _flops import count_flops  # noqa: E402
+from eqprop_step import eqprop_table, eqprop_workloads  # noqa: E402
 from user_loops import table as user_loop_table, user_loop_workloads  # noqa: E402
 
 
@@ -321,6 +322,7 @@ def main():
     floor = handwritten_workloads(args.repeats)
     loops = user_loop_workloads(args.repeats)
     augs = augmentation_workloads(args.repeats)
+    ep = eqprop_workloads(max(3, args.repeats // 4))
     theirs = None if args.skip_hamux else hamux_workloads(out, args.repeats)
     agreement = None if args.skip_hamux else compat_agreement(out)
     scale = memories_at_scale(out)
@@ -384,6 +386,13 @@ def main():
         "",
         user_loop_table(loops),
     ]
+    rows += [
+        "",
+        "Gradient estimators (`benchmarks/eqprop_step.py`; float32, AdamW step, "
+        "docs/equilibrium_propagation.md):",
+        "",
+        eqprop_table(ep),
+    ]
     if agreement is not None:
         rows += [
             "",
@@ -402,6 +411,7 @@ def main():
                 "handwritten": floor,
                 "user_loops": loops,
                 "augmentation": augs,
+                "eqprop": ep,
                 "compat_agreement": agreement,
                 "machine": machine(),
             },

@@ -23,6 +23,7 @@ from .dynamics import (
     AbstractAdjoint as AbstractAdjoint,
     AbstractStop as AbstractStop,
     Converged as Converged,
+    EqProp as EqProp,
     Implicit as Implicit,
     Monitor as Monitor,
     Remat as Remat,

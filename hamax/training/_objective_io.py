@@ -4,19 +4,20 @@ from typing import Any
 
 import numpy as np
 
-from ..dynamics import BPTT, Converged, Implicit, Remat, Steps
+from ..dynamics import BPTT, Converged, EqProp, Implicit, Remat, Steps
 from ._joint import Joint
 from ._objectives import AbstractObjective, Classification, Completion
 
 
 _STOPS = {"Steps": Steps, "Converged": Converged}
-_ADJOINTS = {"BPTT": BPTT, "Remat": Remat, "Implicit": Implicit}
+_ADJOINTS = {"BPTT": BPTT, "Remat": Remat, "Implicit": Implicit, "EqProp": EqProp}
 _FIELDS = {
     "Steps": ("n",),
     "Converged": ("atol", "rtol", "energy_atol", "max_steps"),
     "BPTT": (),
     "Remat": ("every",),
     "Implicit": (),
+    "EqProp": ("beta", "nudging", "nudged"),
 }
 
 
@@ -26,7 +27,10 @@ def _strategy_to_json(x) -> Any:
     name = type(x).__name__
     if name not in _FIELDS or (name == "Implicit" and x.linear_solver is not None):
         return {"class": name, "repr": repr(x)}
-    return {"class": name, **{f: getattr(x, f) for f in _FIELDS[name]}}
+    d = {"class": name, **{f: getattr(x, f) for f in _FIELDS[name]}}
+    if name == "EqProp":
+        d["nudged"] = _strategy_to_json(x.nudged)
+    return d
 
 
 def _strategy_from_json(d, table) -> Any:
@@ -35,7 +39,10 @@ def _strategy_from_json(d, table) -> Any:
     cls = table.get(d.get("class"))
     if cls is None or "repr" in d:
         raise ValueError(f"cannot rebuild {d!r} from JSON")
-    return cls(**{f: d[f] for f in _FIELDS[d["class"]]})
+    fields = {f: d[f] for f in _FIELDS[d["class"]]}
+    if cls is EqProp:
+        fields["nudged"] = _strategy_from_json(fields["nudged"], _STOPS)
+    return cls(**fields)
 
 
 def objective_to_json(obj: AbstractObjective) -> dict:

@@ -1,71 +1,20 @@
 """Objectives: what a HAM is trained to do, as a loss on the states after descent."""
 
 import abc
-from typing import Any
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Bool, PRNGKeyArray, Scalar
+from jaxtyping import Array, Bool
 
-from .._misc import suggest
+from .._system import ClampedSystem
 from ..dynamics import AbstractAdjoint, AbstractStop, Monitor, Remat, Steps
 from ..dynamics._descend import descend
+from ..dynamics._eqprop import EqProp
 from ..dynamics._stop import as_steps
 from ._classify import accuracy, cross_entropy, log_probs
-
-
-def as_core(ham):
-    """The core [`hamax.HAM`][] of `ham`: itself, or the core a seeds' compat HAM
-    (`hamax.compat` list API) keeps its one copy of the parameters in."""
-    core = getattr(ham, "core", None)
-    return ham if core is None else core
-
-
-class AbstractObjective(eqx.Module):
-    """What a HAM is trained to do: a loss on a batch.
-
-    Subclass it and implement `loss` (and optionally `layers`) to train a HAM on
-    anything; [`hamax.training.train`][] and [`hamax.training.make_step`][] take
-    any objective. A batch is a dict of arrays with a leading batch axis, keyed
-    by names the objective chooses (usually layer names).
-    """
-
-    @abc.abstractmethod
-    def loss(
-        self, ham, batch: dict[str, Array], *, key: PRNGKeyArray | None = None
-    ) -> tuple[Scalar, dict[str, Scalar]]:
-        """`(mean loss over the batch, metrics)`; metrics is a dict name -> scalar
-        (batch means) reported per epoch."""
-
-    def layers(self) -> tuple[str, ...]:
-        """The layer names the objective reads or clamps (checked against the HAM
-        before training starts)."""
-        return ()
-
-    def batch_keys(self) -> tuple[str, ...]:
-        """The keys the objective reads from a batch."""
-        return ()
-
-    def check(self, ham, batch: dict[str, Any] | None = None) -> None:
-        """Raise a clear ValueError when the objective names a layer the HAM lacks
-        or a batch key the data lacks."""
-        ham = as_core(ham)
-        for name in self.layers():
-            if name not in ham.neurons:
-                raise ValueError(
-                    f"{type(self).__name__} names layer {name!r}, which the HAM does "
-                    f"not have (layers: {', '.join(map(repr, ham.neurons))})."
-                    + suggest(name, ham.neurons)
-                )
-        if batch is not None:
-            for name in self.batch_keys():
-                if name not in batch:
-                    raise ValueError(
-                        f"{type(self).__name__} reads batch[{name!r}], which the data "
-                        f"does not have (keys: {', '.join(map(repr, batch))})."
-                        + suggest(name, batch)
-                    )
+from ._eqprop import eqprop_loss
+from ._objective_base import AbstractObjective as AbstractObjective, as_core as as_core
 
 
 class _AbstractDescentObjective(AbstractObjective):
@@ -98,7 +47,37 @@ class _AbstractDescentObjective(AbstractObjective):
             throw=False,
             check_monotone=Monitor(track=False),
         )
-        return sol.states
+        return sol.free
+
+    def _states(self, ham, examples) -> dict[str, Array]:
+        # The free states after the descent, per example (batched).
+        return jax.vmap(lambda ex: self._settle(*self._clamp(ham, ex)))(examples)
+
+    def loss(self, ham, batch, *, key=None):
+        del key
+        ham = as_core(ham)
+        if isinstance(self.adjoint, EqProp):
+            return eqprop_loss(self, ham, batch)
+        return self._score(ham, batch, self._states(ham, self._examples(ham, batch)))
+
+    # Per-example hooks, shared by the descent and hamax.EqProp's relaxations:
+    # the batch as per-example inputs; one example's clamped system and initial
+    # free states; the layers the cost reads; the cost of their activations `g`
+    # (its batch mean is the loss); the loss and metrics from the free states.
+    @abc.abstractmethod
+    def _examples(self, ham, batch) -> dict: ...
+
+    @abc.abstractmethod
+    def _clamp(self, ham, example) -> tuple[ClampedSystem, dict[str, Array]]: ...
+
+    @abc.abstractmethod
+    def _read(self) -> tuple[str, ...]: ...
+
+    @abc.abstractmethod
+    def _cost(self, ham, g, example) -> Array: ...
+
+    @abc.abstractmethod
+    def _score(self, ham, batch, free) -> tuple[Array, dict[str, Array]]: ...
 
 
 class Classification(_AbstractDescentObjective):
@@ -130,19 +109,32 @@ class Classification(_AbstractDescentObjective):
     def predict(self, ham, images: Array) -> Array:
         """Final states of the label layer for a batch of images."""
         ham = as_core(ham)
+        return self._states(ham, self._examples(ham, {self.image: images}))[self.label]
+
+    def _examples(self, ham, batch):
+        images = batch[self.image]
         shape = ham.neurons[self.image].shape
-        images = images.reshape(images.shape[0], *shape)
+        out = {"image": images.reshape(images.shape[0], *shape)}
+        if self.label in batch:
+            out["label"] = batch[self.label]
+        return out
 
-        def one(img):
-            system = ham.clamp({self.image: img})
-            return self._settle(system, system.init())[self.label]
+    def _clamp(self, ham, example):
+        system = ham.clamp({self.image: example["image"]})
+        return system, system.init()
 
-        return jax.vmap(one)(images)
+    def _read(self):
+        return (self.label,)
 
-    def loss(self, ham, batch, *, key=None):
-        del key
-        x = self.predict(ham, batch[self.image])
-        logp = log_probs(as_core(ham), self.label, x)
+    def _cost(self, ham, g, example):
+        # The cross-entropy of log_probs as a function of the label activations:
+        # log_softmax(beta x) = log g for a softmax layer.
+        del ham
+        gy = g[self.label][example["label"]]
+        return -jnp.log(jnp.maximum(gy, jnp.finfo(gy.dtype).tiny))
+
+    def _score(self, ham, batch, free):
+        logp = log_probs(ham, self.label, free[self.label])
         labels = batch[self.label]
         return cross_entropy(logp, labels), {"accuracy": accuracy(logp, labels)}
 
@@ -215,42 +207,49 @@ class Completion(_AbstractDescentObjective):
     def complete(self, ham, batch) -> Array:
         """Final states of the target layer for a batch."""
         ham = as_core(ham)
-        layer = ham.neurons[self.target]
-        truth = batch[self.target].reshape(-1, *layer.shape)
+        return self._states(ham, self._examples(ham, batch))[self.target]
+
+    def _examples(self, ham, batch):
+        truth = batch[self.target].reshape(-1, *ham.neurons[self.target].shape)
         given = {
             k: _as_state(ham, k, batch[k], self.given_scale, truth.dtype)
             for k in self.given
         }
-        mask = (
-            None
-            if self.mask is None
-            else jnp.broadcast_to(jnp.asarray(self.mask), layer.shape)
+        return {"truth": truth, "given": given}
+
+    def _mask(self, ham):
+        shape = ham.neurons[self.target].shape
+        return None if self.mask is None else jnp.broadcast_to(self.mask, shape)
+
+    def _clamp(self, ham, example):
+        values, masks = dict(example["given"]), {}
+        if self.mask is not None:
+            values[self.target] = example["truth"]
+            masks[self.target] = self._mask(ham)
+        system = ham.clamp(values, masks)
+        return system, system.init(dtype=example["truth"].dtype)
+
+    def _read(self):
+        return (self.target,)
+
+    def _cost(self, ham, g, example):
+        # Squared error over the unobserved elements of one example; the batch
+        # loss is the mean of these (every example hides the same elements).
+        layer = ham.neurons[self.target]
+        err = (g[self.target] - layer.activation(example["truth"])) ** 2
+        mask = self._mask(ham)
+        if mask is None:
+            return jnp.mean(err)
+        weight = (~mask).astype(err.dtype)
+        return jnp.sum(err * weight) / jnp.maximum(jnp.sum(weight), 1.0)
+
+    def _score(self, ham, batch, free):
+        examples = self._examples(ham, batch)
+        layer = ham.neurons[self.target]
+        g = jax.vmap(layer.activation)(free[self.target])
+        mse = jnp.mean(
+            jax.vmap(lambda g, ex: self._cost(ham, {self.target: g}, ex))(g, examples)
         )
-
-        def one(x_true, given):
-            values = dict(given)
-            masks = {}
-            if mask is not None:
-                values[self.target] = x_true
-                masks[self.target] = mask
-            system = ham.clamp(values, masks)
-            return self._settle(system, system.init(dtype=x_true.dtype))[self.target]
-
-        return jax.vmap(one)(truth, given)
-
-    def loss(self, ham, batch, *, key=None):
-        del key
-        layer = as_core(ham).neurons[self.target]
-        x = self.complete(ham, batch)
-        truth = batch[self.target].reshape(x.shape)
-        g, g_true = jax.vmap(layer.activation)(x), jax.vmap(layer.activation)(truth)
-        err = (g - g_true) ** 2
-        if self.mask is None:
-            mse = jnp.mean(err)
-        else:
-            hidden = ~jnp.broadcast_to(jnp.asarray(self.mask), layer.shape)
-            weight = jnp.broadcast_to(hidden, err.shape).astype(err.dtype)
-            mse = jnp.sum(err * weight) / jnp.maximum(jnp.sum(weight), 1.0)
         return mse, {"mse": mse}
 
 
