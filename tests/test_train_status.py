@@ -83,3 +83,15 @@ def test_completed_and_interrupted(tmp_path, monkeypatch):
     assert res.history == []
     monkeypatch.undo()
     assert T.RunDir(out).acquire() == []  # the lock was released
+
+
+def test_reproduce_reads_the_statuses_of_earlier_results_files():
+    # results.json keeps other models' rows, written by earlier versions as text.
+    from hamax._cli._reproduce import _status
+
+    assert _status("completed") is T.TrainStatus.completed
+    assert _status("time_limit") is T.TrainStatus.time_limit
+    old = "stopped: time limit (60 s) before epoch 3"
+    assert _status(old) is T.TrainStatus.time_limit
+    old = "stopped: non-finite loss at epoch 1, batch 2"
+    assert _status(old) is T.TrainStatus.nonfinite

@@ -133,11 +133,21 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> int:
         progress=True,
         command=shlex.join(["hamax", *(sys.argv[1:] if argv is None else argv)]),
     )
-    for r in rows:
-        if r["status"] == TrainStatus.time_limit.value:
+    statuses = [_status(r["status"]) for r in rows]
+    for r, status in zip(rows, statuses):
+        if status is TrainStatus.time_limit:
             where = pathlib.Path(args.out) / r["model"]
             time_limited("reproduce", args.time_limit, r["epochs"], where)
-    return exit_code([TrainStatus(r["status"]) for r in rows])
+    return exit_code(statuses)
+
+
+def _status(text: str) -> TrainStatus:
+    """A results row's status: a `TrainStatus` value, or the free text that
+    earlier versions wrote into results.json (rows of other models are kept)."""
+    try:
+        return TrainStatus(text)
+    except ValueError:
+        return TrainStatus.time_limit if "time limit" in text else TrainStatus.nonfinite
 
 
 def _reproduce_data(given: list[str] | None, models: list[str]) -> dict[str, str]:
