@@ -32,7 +32,7 @@ import time
 # The reference run keeps a copy of each checkpoint by wrapping the save function.
 _REFERENCE = """
 import shutil, sys
-from hamax import _checkpoint
+from hamax._io import _checkpoint
 from hamax._cli import main
 snapshots, real = sys.argv[1], _checkpoint.save
 def save(path, tree, **kw):
@@ -48,7 +48,7 @@ _PLAIN = "import sys; from hamax._cli import main; raise SystemExit(main(sys.arg
 
 def payload(path: pathlib.Path) -> tuple[tuple[int, int], bytes]:
     """((epoch, batch), array bytes) of a checkpoint; raises if it is damaged."""
-    from hamax import _checkpoint
+    from hamax._io import _checkpoint
 
     header, data = _checkpoint._read(path)
     meta = header["meta"]

@@ -12,7 +12,8 @@ import jax.numpy as jnp
 import jax.random as jr
 from hypothesis import given, strategies as st
 
-from hamax import _checkpoint, zoo
+from hamax import zoo
+from hamax._io import _checkpoint
 
 from .fuzz_common import Counter, examples
 

@@ -15,7 +15,7 @@ import numpy as np
 from hypothesis import given, strategies as st
 
 import hamax
-from hamax import _checkpoint
+from hamax._io import _checkpoint
 
 from .fuzz_common import Counter, check_clear, examples, small_ham
 

@@ -140,7 +140,8 @@ def test_corrupt_checkpoints(which, cut):
 
     import jax.random as jr
 
-    from hamax import _checkpoint, zoo
+    from hamax import zoo
+    from hamax._io import _checkpoint
 
     tick("checkpoint")
     ham = zoo.make_hn((6,), num_hidden=3, num_labels=2, key=jr.key(0))

@@ -137,7 +137,7 @@ def _train(counter, objective, n, kind, bad, value, to_disk, seed):
         leaves = [np.asarray(v) for v in _arrays(res.ham)]
         assert all(np.isfinite(v).all() for v in leaves), "non-finite parameters"
     else:
-        assert "non-finite" in res.status or "nan" in res.status.lower(), res.status
+        assert res.status is training.TrainStatus.nonfinite, res.message
     if out is not None:
         names = {p.name for p in out.iterdir()}
         assert not any(name.endswith(".tmp") for name in names), names

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from hamax import _checkpoint as C, zoo
+from hamax import zoo
+from hamax._io import _checkpoint as C
 from hamax._io._atomic import clean_stale_tmp
 
 from .helpers import tiny_ham

@@ -186,7 +186,7 @@ def test_sigkill_then_resume_is_identical(env, reference):
         "errors. This most likely indicates that another task died" in se
     ), se[-3000:]
     assert time.monotonic() - t1 < 10 + 30
-    from hamax import _checkpoint
+    from hamax._io import _checkpoint
 
     meta = _checkpoint.read_meta(out / "checkpoint.eqx")
     assert (meta["epoch"], meta["batch"]) < (3, 0)  # killed mid-run

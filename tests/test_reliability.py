@@ -10,7 +10,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from hamax import _checkpoint, training as T
+from hamax import training as T
+from hamax._io import _checkpoint
 
 from .test_training import synthetic_mnist
 
@@ -91,7 +92,8 @@ def test_sigkill_mid_epoch_then_resume_is_identical(tmp_path):
     # 2): in the middle of epoch 2 (5 batches per epoch).
     code = f"""
         import os, signal, numpy as np
-        from hamax import _checkpoint, training as T
+        from hamax import training as T
+        from hamax._io import _checkpoint
         real_save, calls = _checkpoint.save, []
         def save(*a, **k):
             real_save(*a, **k)
@@ -141,7 +143,8 @@ def test_nonfinite_loss_stops_cleanly(tmp_path):
     nan_optim = optax.scale(float("nan"))
     kw = dict(epochs=3, batch_size=KW["batch_size"], progress=False)
     res = T.train(ham, objective, train, optim=nan_optim, out_dir=tmp_path, **kw)
-    assert res.status == "stopped: non-finite loss at epoch 1, batch 1"
+    assert res.status is T.TrainStatus.nonfinite
+    assert res.message == "stopped: non-finite loss at epoch 1, batch 1"
     assert all(
         np.isfinite(np.asarray(w)).all() for w in res.ham.synapses["memories"].Ws
     )

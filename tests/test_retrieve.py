@@ -142,7 +142,7 @@ def test_beta_scale_needs_a_temperature(getkey):
 
 
 def _run_dir(tmp_path, getkey):
-    from hamax import _checkpoint
+    from hamax._io import _checkpoint
     from hamax.training import adamw, init_opt_state
 
     ham = zoo.make_hn_softmax_beta5_mnist(

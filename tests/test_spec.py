@@ -21,7 +21,6 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 import hamax
 from hamax import (
     SpecError,
-    _checkpoint,
     compat,
     from_spec,
     lagrangians as L,
@@ -30,6 +29,7 @@ from hamax import (
     to_spec,
     zoo,
 )
+from hamax._io import _checkpoint
 
 
 @pytest.fixture

@@ -41,7 +41,8 @@ def test_time_limit_stops_checkpointed_and_the_same_call_continues(small, tmp_pa
     # A limit shorter than any epoch: the first epoch always runs, the second
     # would end past the limit, so the run stops before it.
     res = _train(small, tmp_path / "chunks", 3, time_limit=1e-6)
-    assert res.status == "stopped: time limit (1e-06 s) before epoch 2"
+    assert res.status is T.TrainStatus.time_limit
+    assert res.message == "stopped: time limit (1e-06 s) before epoch 2"
     assert [r["epoch"] for r in res.history] == [1]
     res = _train(small, tmp_path / "chunks", 3, time_limit=1e-6)
     assert [r["epoch"] for r in res.history] == [1, 2]

@@ -1,6 +1,7 @@
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+import pytest
 
 import hamax
 import hamax.lagrangians as L
@@ -135,3 +136,20 @@ def test_train_classifier_errors(tmp_path):
         T.train_classifier("hn_relu_mnist", data, epochs=1)
     with pytest.raises(ValueError, match=r"train expected `epochs` to be an int >= 1"):
         T.train_classifier("hn_relu_mnist", data, epochs=0)
+
+
+def test_shorthands_take_the_objective_fields(getkey):
+    # forward and classification_loss are Classification's own fields, not a
+    # second list of them (issue #25): same values, and the required ones named.
+    ham = hamax.zoo.make_hn_mnist(key=getkey(), num_hidden=8, dtype=jnp.float32)
+    x = jr.normal(getkey(), (3, 784), jnp.float32)
+    y = jnp.array([1, 2, 3], jnp.int32)
+    obj = T.Classification(steps=2, dt=0.4)
+    assert (T.forward(ham, x, steps=2, dt=0.4) == obj.predict(ham, x)).all()
+    loss, acc = T.classification_loss(ham, x, y, steps=2, dt=0.4)
+    want, m = obj.loss(ham, {"image": x, "label": y})
+    assert loss == want and acc == m["accuracy"]
+    with pytest.raises(TypeError, match=r"forward\(\) missing required keyword "):
+        T.forward(ham, x, dt=0.4)
+    with pytest.raises(TypeError, match=r"argument\(s\) 'steps', 'dt'; pass e"):
+        T.classification_loss(ham, x, y)

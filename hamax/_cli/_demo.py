@@ -16,10 +16,17 @@ import numpy as np
 
 from .._io._atomic import atomic_write_bytes
 from ..data import load_mnist_or_fallback
-from ..training import train_classifier
+from ..training import TrainStatus, train_classifier
 from ..zoo import CLASSIFIERS
 from ._figures import train_plots
-from ._flags import NONFINITE_EXIT, data_flag, out_flag, say, seed_flag
+from ._flags import (
+    NONFINITE_EXIT,
+    data_flag,
+    out_flag,
+    say,
+    seed_flag,
+    stop_if_interrupted,
+)
 from ._types import positive_int
 
 
@@ -63,7 +70,7 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> int:
         seed=args.seed,
         progress=True,
     )
-    return 0 if summary["status"] == "completed" else NONFINITE_EXIT
+    return 0 if summary["status"] == TrainStatus.completed.value else NONFINITE_EXIT
 
 
 def _zscore(x: np.ndarray) -> np.ndarray:
@@ -155,6 +162,7 @@ def run_demo(
         progress=progress,
     )
     seconds = time.perf_counter() - t0
+    stop_if_interrupted(result.status)
     plots = train_plots(
         outdir, result.ham, model, result.history, arrays["x_test"], seed=seed
     )
@@ -163,7 +171,7 @@ def run_demo(
         "model": model,
         "data": source,
         "epochs": epochs,
-        "status": result.status,
+        "status": result.status.value,
         "test_accuracy": final.get("test_accuracy", float("nan")),
         "seconds": seconds,
         "plots": [str(p) for p in plots],

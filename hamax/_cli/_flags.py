@@ -7,6 +7,7 @@ import sys
 import textwrap
 
 from ..data import load_cifar10, load_mnist
+from ..training import TrainStatus
 from ._types import minutes, nonnegative_int
 
 
@@ -103,18 +104,20 @@ def time_limited(command: str, minutes: float, done: int, where) -> None:
     )
 
 
-def timed_out(status: str) -> bool:
-    """Whether a `TrainResult.status` says the run stopped at its time limit."""
-    return "time limit" in status
-
-
-def exit_code(statuses: list[str]) -> int:
+def exit_code(statuses: list[TrainStatus]) -> int:
     """0 when every run completed, else 3 (a non-finite loss) or 4 (only time
     limits)."""
-    if all(s == "completed" for s in statuses):
+    if all(s is TrainStatus.completed for s in statuses):
         return 0
-    timed = all(s == "completed" or timed_out(s) for s in statuses)
-    return TIME_LIMIT_EXIT if timed else NONFINITE_EXIT
+    done = (TrainStatus.completed, TrainStatus.time_limit)
+    return TIME_LIMIT_EXIT if all(s in done for s in statuses) else NONFINITE_EXIT
+
+
+def stop_if_interrupted(status: TrainStatus) -> None:
+    """Raise `KeyboardInterrupt` again for a run that Ctrl-C stopped (`train`
+    returns it as a status), so that `main` exits 130 as for any Ctrl-C."""
+    if status is TrainStatus.interrupted:
+        raise KeyboardInterrupt
 
 
 def load_dataset(dataset: str, data: str | None) -> dict:

@@ -22,7 +22,7 @@ import numpy as np
 
 from .._io._atomic import atomic_write_bytes
 from ..data import AUGMENTATIONS
-from ..training import train_classifier
+from ..training import TrainStatus, train_classifier
 from ..training._report import duration
 from ..zoo import CLASSIFIERS
 from ._figures import savefig
@@ -33,9 +33,9 @@ from ._flags import (
     say,
     seconds,
     seed_flag,
+    stop_if_interrupted,
     time_limit_flag,
     time_limited,
-    timed_out,
 )
 from ._types import positive_int
 
@@ -133,11 +133,21 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> int:
         progress=True,
         command=shlex.join(["hamax", *(sys.argv[1:] if argv is None else argv)]),
     )
-    for r in rows:
-        if timed_out(r["status"]):
+    statuses = [_status(r["status"]) for r in rows]
+    for r, status in zip(rows, statuses):
+        if status is TrainStatus.time_limit:
             where = pathlib.Path(args.out) / r["model"]
             time_limited("reproduce", args.time_limit, r["epochs"], where)
-    return exit_code([r["status"] for r in rows])
+    return exit_code(statuses)
+
+
+def _status(text: str) -> TrainStatus:
+    """A results row's status: a `TrainStatus` value, or the free text that
+    earlier versions wrote into results.json (rows of other models are kept)."""
+    try:
+        return TrainStatus(text)
+    except ValueError:
+        return TrainStatus.time_limit if "time limit" in text else TrainStatus.nonfinite
 
 
 def _reproduce_data(given: list[str] | None, models: list[str]) -> dict[str, str]:
@@ -298,11 +308,13 @@ def run_reproduce(
             max_batches=max_batches,
             time_limit=time_limit,
         )
+        stop_if_interrupted(res.status)
         if not res.history:
-            raise ValueError(f"reproduce: {model} trained no epoch ({res.status}).")
+            raise ValueError(f"reproduce: {model} trained no epoch ({res.message}).")
         row = summarize(model, res.history, time.perf_counter() - t0, aug)
         row.update(
-            status=res.status,
+            status=res.status.value,
+            message=res.message,
             command=command,
             machine=machine(),
             versions=versions(),

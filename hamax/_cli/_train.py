@@ -11,6 +11,7 @@ from ..data import AUGMENTATIONS
 from ..training import (
     RECIPES,
     RunDir,
+    TrainStatus,
     initialize_distributed,
     is_writer,
     train_classifier,
@@ -28,9 +29,9 @@ from ._flags import (
     out_flag,
     seconds,
     seed_flag,
+    stop_if_interrupted,
     time_limit_flag,
     time_limited,
-    timed_out,
 )
 from ._types import nonnegative_int, positive_float, positive_int
 
@@ -167,15 +168,16 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> int:
         augment=AUGMENTATIONS[spec.dataset] if augment else None,
         time_limit=seconds(args.time_limit),
     )
-    if timed_out(res.status):
+    stop_if_interrupted(res.status)
+    if res.status is TrainStatus.time_limit:
         time_limited("train", args.time_limit, len(res.history), res.checkpoint)
         return TIME_LIMIT_EXIT
-    if res.status != "completed":
+    if res.status is not TrainStatus.completed:
         saved = (
             f"{res.checkpoint}" if res.checkpoint and res.checkpoint.exists() else ""
         )
         print(
-            f"hamax train: {res.status}; "
+            f"hamax train: {res.message}; "
             + (f"the last good state is in {saved}" if saved else "nothing was saved")
             + ". Lower --lr, or train a model with a smaller dt.",
             file=sys.stderr,

@@ -32,6 +32,7 @@ from ._objectives import (
 from ._parallel import data_parallel as data_parallel
 from ._recipes import RECIPES as RECIPES, Recipe as Recipe
 from ._rundir import RunDir as RunDir, RunLockedError as RunLockedError
+from ._status import TrainStatus as TrainStatus
 from ._step import (
     adamw as adamw,
     classification_loss as classification_loss,

@@ -1,3 +1,4 @@
+import dataclasses
 import warnings
 from typing import Any
 
@@ -8,7 +9,7 @@ import optax
 from jaxtyping import Array, Float, Int
 
 from .._ham import HAM
-from ..dynamics import BPTT, AbstractStop, Implicit, Remat
+from ..dynamics import BPTT, Implicit, Remat
 from ._objectives import AbstractObjective, Classification
 
 
@@ -116,53 +117,43 @@ def eval_step(
 
 
 def forward(
-    ham: HAM,
-    images: Float[Array, "n ..."],
-    *,
-    steps: int,
-    dt: float,
-    image: str = "image",
-    label: str = "label",
-    stop: AbstractStop | None = None,
-    adjoint: Any = None,
-    **deprecated: Any,
+    ham: HAM, images: Float[Array, "n ..."], **classification: Any
 ) -> Float[Array, "n ..."]:
     """Classification as association: the final states of the `label` layer
     after the descent with each image clamped (batched). A shorthand for
-    `Classification(image, label, dt, steps, stop, adjoint).predict(ham, images)`;
-    the adjoint defaults to [`hamax.Remat`][]`()`."""
-    obj = _classification_from_kwargs(
-        "forward",
-        dict(steps=steps, dt=dt, image=image, label=label, stop=stop, adjoint=adjoint),
-        deprecated,
-    )
-    return obj.predict(ham, images)
+    `Classification(**classification).predict(ham, images)`: `classification` are
+    [`hamax.training.Classification`][]'s fields, `steps` and `dt` required; the
+    adjoint defaults to [`hamax.Remat`][]`()`."""
+    return _shorthand("forward", classification).predict(ham, images)
 
 
-# forward's keywords again: each shorthand's public signature names Classification's.
 def classification_loss(
     ham: HAM,
     images: Float[Array, "n ..."],
     labels: Int[Array, " n"],
-    *,
-    steps: int,
-    dt: float,
-    image: str = "image",
-    label: str = "label",
-    stop: AbstractStop | None = None,
-    adjoint: Any = None,
-    **deprecated: Any,
+    **classification: Any,
 ):
     """Cross-entropy of the label layer after the descent with the image clamped:
-    `(loss, accuracy)`. A shorthand for
-    `Classification(image, label, dt, steps, stop, adjoint).loss(...)`."""
-    obj = _classification_from_kwargs(
-        "classification_loss",
-        dict(steps=steps, dt=dt, image=image, label=label, stop=stop, adjoint=adjoint),
-        deprecated,
-    )
-    loss, m = obj.loss(ham, {image: images, label: labels})
+    `(loss, accuracy)`. A shorthand for `Classification(**classification).loss(...)`
+    (the fields as for [`hamax.training.forward`][])."""
+    obj = _shorthand("classification_loss", classification)
+    loss, m = obj.loss(ham, {obj.image: images, obj.label: labels})
     return loss, m["accuracy"]
+
+
+def _shorthand(where: str, kw: dict) -> Classification:
+    """The Classification of a shorthand's keywords: its fields, split from the
+    deprecated ones (`checkpoint=`), with `steps` and `dt` required."""
+    missing = [k for k in ("steps", "dt") if k not in kw]
+    if missing:
+        raise TypeError(
+            f"{where}() missing required keyword argument(s) "
+            f"{', '.join(map(repr, missing))}; pass e.g. steps=4, dt=0.4."
+        )
+    fields = {f.name for f in dataclasses.fields(Classification)}
+    deprecated = {k: v for k, v in kw.items() if k not in fields}
+    given = {k: v for k, v in kw.items() if k in fields}
+    return _classification_from_kwargs(where, given, deprecated)
 
 
 def _classification_from_kwargs(

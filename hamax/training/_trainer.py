@@ -25,6 +25,7 @@ from ._objectives import AbstractObjective
 from ._parallel import data_parallel
 from ._report import describe, epoch_line, out_of_time, say, write_metrics
 from ._rundir import RunDir
+from ._status import TrainStatus
 from ._step import adamw, init_opt_state
 from ._validate import check_args
 
@@ -38,17 +39,25 @@ class TrainResult:
     - `ham`: the trained model (the last good parameters).
     - `history`: one dict of metrics per finished epoch.
     - `checkpoint`: the training checkpoint (None without `out_dir`).
-    - `status`: `"completed"`, or why training stopped.
+    - `status`: a [`hamax.training.TrainStatus`][]: `completed`, or why
+      training stopped (`time_limit`, `nonfinite`, `interrupted`).
     - `opt_state`: the optimiser state.
+    - `message`: `status` in words, with the details (e.g. which epoch and
+      batch the loss became non-finite at).
     """
 
     ham: Any
     history: list[dict]
     checkpoint: pathlib.Path | None
-    status: str = "completed"
+    status: TrainStatus = TrainStatus.completed
     opt_state: Any = None
+    message: str = "completed"
 
 
+# Over 80 lines: the docstring is a third of it, and the epoch loop shares the
+# resume state, the run directory and the status with the set-up around it.
+# Issue #25 step 3 (strategy objects for the optimiser, the run directory and
+# the limits) is what splits it; until then it stays one readable function.
 def train(
     ham: Any,
     objective: AbstractObjective,
@@ -176,7 +185,7 @@ def train(
         nb = num_batches(n, batch_size)
         nb = nb if max_batches is None else min(nb, max_batches)
         spec = _spec_of(ham)
-        status = "completed"
+        status, message = TrainStatus.completed, "completed"
 
         def save(epoch_done: int, st: EpochState, ham, opt_state) -> None:
             if run is None or not dist.is_writer():
@@ -198,7 +207,8 @@ def train(
             say(f"train: {out_dir} is at epoch {start} of {epochs}: nothing to train.")
         for epoch in range(start, epochs):
             if dist.agree_to_stop(out_of_time(time_limit, walls, time.perf_counter())):
-                status = (
+                status = TrainStatus.time_limit
+                message = (
                     f"stopped: time limit ({time_limit:g} s) before epoch {epoch + 1}"
                 )
                 break
@@ -239,7 +249,8 @@ def train(
                 if on_nonfinite == "raise":
                     raise FloatingPointError(msg)
                 where = f"epoch {epoch + 1}, batch {out.failure['batch']}"
-                status = f"stopped: non-finite loss at {where}"
+                status = TrainStatus.nonfinite
+                message = f"stopped: non-finite loss at {where}"
                 if progress:
                     say(msg)
                 break
@@ -271,8 +282,15 @@ def train(
                 say(dist.process_prefix() + epoch_line(row, epochs, eta))
             state = EpochState()
             walls.append(time.perf_counter())
+        checkpoint = run.checkpoint if run else None
+        return TrainResult(ham, history, checkpoint, status, opt_state, message)
+    except KeyboardInterrupt:
+        # Ctrl-C: return what was trained, the run directory unlocked (the
+        # command line then exits 130).
+        message = "stopped: interrupted; " + _last_good(run, history, start, state)
+        checkpoint = run.checkpoint if run else None
         return TrainResult(
-            ham, history, run.checkpoint if run else None, status, opt_state
+            ham, history, checkpoint, TrainStatus.interrupted, opt_state, message
         )
     except jax.errors.JaxRuntimeError as e:
         dist.raise_lost_peer(e, out_dir)
