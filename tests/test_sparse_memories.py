@@ -8,7 +8,6 @@ import json
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import jax.tree_util as jtu
 import numpy as np
 import pytest
 
@@ -89,7 +88,8 @@ def test_dense_am_restores_and_descends(name):
 def test_dense_am_float32_extreme_cues():
     pats = _patterns(6, 1)
     cues = jnp.asarray(1e4 * pats[:3], jnp.float32)  # far outside the cube
-    for sep in SEPARATIONS.values():
+    for name in ("entmax1.25", "log_sum_relu"):  # bisection, and the non-convex one
+        sep = SEPARATIONS[name]
         ham = zoo.make_dense_am(memories=pats, separation=sep, dtype=jnp.float32)
         g = zoo.recall(ham, cues)
         assert g.dtype == jnp.float32 and np.all(np.isfinite(g))
@@ -132,10 +132,9 @@ def test_spec_round_trip(getkey):
     xs = ham.init_states(scale=1.0, key=getkey())
     assert loaded.energy(xs) == ham.energy(xs)
     assert np.isfinite(ham.energy(xs))
-    # The zoo's Dense AM with each separation rebuilds too.
-    for sep in SEPARATIONS.values():
-        am = zoo.make_dense_am(memories=_patterns(5, 2), separation=sep)
-        back = _restored(am)
-        assert bool(eqx.tree_equal(back, am))
-        leaves = jtu.tree_leaves(back.synapses["memories"].lagrangian)
-        assert leaves == jtu.tree_leaves(sep)
+    # The zoo's Dense AM rebuilds too.
+    sep = SEPARATIONS["log_sum_relu"]
+    am = zoo.make_dense_am(memories=_patterns(5, 2), separation=sep)
+    back = _restored(am)
+    assert bool(eqx.tree_equal(back, am))
+    assert back.synapses["memories"].lagrangian == sep
