@@ -27,9 +27,10 @@ with q_< = P(Binomial(N, 1/2) < k) and T ~ Binomial(P - 1, P(Binomial(N, 1/2) = 
 
 Sparse and compact-support separations (`--models sparsemax entmax15 lsr`, run at
 small N like softmax): Sparsemax(1) and Entmax(1.5) on overlaps that differ by at
-least 2 are a hard nearest-memory rule, and a tie averages the tied memories (the
-bits they disagree on go to zero), so the pattern is restored when no other
-memory is within k bits of the cue: (1 - q_<=)^(P-1). LogSumReLU(1/(3k), shift=N)
+least 2 are a hard nearest-memory rule. A tie averages the tied memories, but
+that mixture is unstable (the sparse weights follow the overlaps with slope 1, so
+any asymmetry grows), so round-off breaks ties at random and the softmax theory
+applies; (1 - q_<=)^(P-1), every tie lost, is its lower bound. LogSumReLU(1/(3k), shift=N)
 makes every memory within 1.5 k bits of the state active with equal weight, so
 the pattern is restored when no other memory lies within that support of the cue
 or of the pattern itself.
@@ -133,9 +134,15 @@ def softmax_theory(n, p, k):
 
 
 def sparse_theory(n, p, k):
-    """Hard nearest memory, ties lost: no other memory within k bits of the cue."""
+    """Hard nearest memory: the softmax theory's tie-aware count (a tie is an
+    unstable equilibrium of the sparse dynamics, broken by round-off)."""
+    return softmax_theory(n, p, k)
+
+
+def sparse_theory_ties_lost(n, p, k):
+    """The lower bound where every tie is lost: no other memory within k bits."""
     q = sum(math.comb(n, j) for j in range(k + 1)) / 2**n
-    return math.exp((p - 1) * math.log1p(-q)), None
+    return math.exp((p - 1) * math.log1p(-q))
 
 
 def lsr_theory(n, p, k):
