@@ -215,6 +215,18 @@ def test_function_forms_and_learnable_beta(getkey):
         fd = (cls(p0 + eps)(x) - cls(p0 - eps)(x)) / (2 * eps)
         np.testing.assert_allclose(g, fd, rtol=1e-6)
     assert np.isfinite(jax.jit(lambda b: L.Entmax(beta=b)(x))(2.0))
+    # hamax.learnable hyperparameters: the same values, and gradients to `raw`.
+    for fixed, learned in [
+        (L.Sparsemax(2.0), L.Sparsemax(L.learnable(2.0))),
+        (L.Entmax(1.3, 2.0), L.Entmax(1.3, L.learnable(2.0))),
+        (
+            L.LogSumReLU(0.5, shift=1.0),
+            L.LogSumReLU(L.learnable(0.5), shift=L.learnable(1.0, lower=None)),
+        ),
+    ]:
+        np.testing.assert_allclose(learned(x), fixed(x), rtol=1e-14)
+        grads = jax.grad(lambda m: m(x))(learned)
+        assert np.isfinite(grads.beta.raw) and grads.beta.raw != 0
 
 
 def _lsr_reference(x, beta, shift, eps):

@@ -6,8 +6,9 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .._custom_types import Scalar, ScalarLike
+from .._custom_types import Scalar
 from ._base import AbstractLagrangian, check_beta, check_hyperparameter
+from ._learnable import HyperScalar
 
 
 # Bisection steps for the threshold of a general alpha. Each halves an interval of
@@ -236,7 +237,7 @@ class Entmax(AbstractLagrangian):
     """
 
     alpha: float | int = eqx.field(static=True, default=1.5)
-    beta: ScalarLike = 1.0
+    beta: HyperScalar = 1.0
     axis: int | tuple[int, ...] | None = eqx.field(static=True, default=-1)
 
     def __check_init__(self):

@@ -3,8 +3,9 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-from .._custom_types import Scalar, ScalarLike
+from .._custom_types import Scalar
 from ._base import check_beta, check_hyperparameter
+from ._learnable import HyperScalar, Learnable, resolve
 
 
 class LogSumReLU(eqx.Module):
@@ -56,8 +57,8 @@ class LogSumReLU(eqx.Module):
         ```
     """
 
-    beta: ScalarLike = 1.0
-    shift: ScalarLike = 0.0
+    beta: HyperScalar = 1.0
+    shift: HyperScalar = 0.0
     eps: float = eqx.field(static=True, default=1e-6)
     axis: int | tuple[int, ...] | None = eqx.field(static=True, default=-1)
 
@@ -71,10 +72,12 @@ class LogSumReLU(eqx.Module):
             strict=True,
             why="it keeps the log finite where no memory is active; use e.g. eps=1e-6",
         )
+        # Any finite shift is valid, so a learnable one needs no bound.
+        shift = self.shift
         check_hyperparameter(
             "LogSumReLU",
             "shift",
-            self.shift,
+            shift.value if isinstance(shift, Learnable) else shift,
             low=-float("inf"),
             strict=True,
             why="the overlap of an exact match, e.g. shift=N for ±1 memories",
@@ -82,8 +85,9 @@ class LogSumReLU(eqx.Module):
 
     def __call__(self, x: Float[Array, "*shape"]) -> Scalar:
         """The value $F(x)$ (a scalar) for `x` of any shape."""
-        mass = jnp.sum(jax.nn.relu(1 + self.beta * (x - self.shift)), axis=self.axis)
-        return jnp.sum(jnp.log(mass + self.eps)) / self.beta
+        lag = resolve(self)  # hamax.learnable hyperparameters at their bounds
+        mass = jnp.sum(jax.nn.relu(1 + lag.beta * (x - lag.shift)), axis=self.axis)
+        return jnp.sum(jnp.log(mass + self.eps)) / lag.beta
 
     def activation(self, x: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
         r"""The gradient $\partial F/\partial x$ (same shape and dtype as `x`):

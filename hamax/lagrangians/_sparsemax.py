@@ -1,9 +1,10 @@
 import equinox as eqx
 from jaxtyping import Array, Float
 
-from .._custom_types import Scalar, ScalarLike
+from .._custom_types import Scalar
 from ._base import AbstractLagrangian, check_beta
 from ._entmax import entmax_activation, tsallis_conjugate
+from ._learnable import HyperScalar
 
 
 class Sparsemax(AbstractLagrangian):
@@ -47,7 +48,7 @@ class Sparsemax(AbstractLagrangian):
         ```
     """
 
-    beta: ScalarLike = 1.0
+    beta: HyperScalar = 1.0
     axis: int | tuple[int, ...] | None = eqx.field(static=True, default=-1)
 
     def __check_init__(self):
