@@ -7,7 +7,8 @@ activation equals the pattern. Also records the mean |activation| of the
 retrieved states (all cues, and the restored ones), and P_50, the load at which
 half the cues are restored (log-interpolated), with its growth exponent in N.
 Writes `capacity.csv`, `capacity_p50.csv` and the plots `capacity_accuracy.png`,
-`capacity_softmax_small_n.png` and `capacity_scaling.png` to `--out`.
+`capacity_softmax_small_n.png`, `capacity_sparse.png` (when the sparse
+separations were run) and `capacity_scaling.png` to `--out`.
 
     python benchmarks/capacity.py --out docs/img
 
@@ -23,6 +24,16 @@ softmax the nearest memory to the cue wins: the pattern is restored when no
 other memory is closer to the cue than its k flipped bits, and otherwise when it
 wins the tie among the T memories at distance k: (1 - q_<)^{P-1} E[1/(1+T)],
 with q_< = P(Binomial(N, 1/2) < k) and T ~ Binomial(P - 1, P(Binomial(N, 1/2) = k)).
+
+Sparse and compact-support separations (`--models sparsemax entmax15 lsr`, run at
+small N like softmax): Sparsemax(1) and Entmax(1.5) on overlaps that differ by at
+least 2 are a hard nearest-memory rule. A tie averages the tied memories, but
+that mixture is unstable (the sparse weights follow the overlaps with slope 1, so
+any asymmetry grows), so round-off breaks ties at random and the softmax theory
+applies; (1 - q_<=)^(P-1), every tie lost, is its lower bound. LogSumReLU(1/(3k), shift=N)
+makes every memory within 1.5 k bits of the state active with equal weight, so
+the pattern is restored when no other memory lies within that support of the cue
+or of the pattern itself.
 """
 
 import argparse
@@ -35,11 +46,19 @@ import jax.numpy as jnp
 import numpy as np
 
 from hamax import zoo
-from hamax.lagrangians import RePU, Softmax
+from hamax.lagrangians import Entmax, LogSumReLU, RePU, Softmax, Sparsemax
 
 
-def models(n):
+SPARSE = ["sparsemax", "entmax15", "lsr"]
+# P = 8, 32, ..., 32768 for the exponential-capacity separations at small N.
+_SPARSE_P = [2.0**e for e in range(3, 16, 2)]
+
+
+def models(n, flip=0.1):
     """name -> (factory of the zoo at its defaults, grid of P/N, RePU degree)."""
+    # The Epanechnikov support is 1.5 times the corruption: 1/beta = 3k overlap
+    # units, i.e. memories within 1.5 k bits of the state are active.
+    lsr = LogSumReLU(beta=1 / (3 * max(1, round(flip * n))), shift=float(n))
     return {
         "classical": (
             zoo.make_classical_hopfield,
@@ -64,6 +83,21 @@ def models(n):
         "softmax": (
             lambda p: zoo.make_dense_am(memories=p, separation=Softmax(1.0)),
             [1.0, 4.0, 16.0, 64.0, 256.0],
+            None,
+        ),
+        "sparsemax": (
+            lambda p: zoo.make_dense_am(memories=p, separation=Sparsemax(1.0)),
+            [p / n for p in _SPARSE_P],
+            None,
+        ),
+        "entmax15": (
+            lambda p: zoo.make_dense_am(memories=p, separation=Entmax(1.5)),
+            [p / n for p in _SPARSE_P],
+            None,
+        ),
+        "lsr": (
+            lambda p: zoo.make_dense_am(memories=p, separation=lsr),
+            [p / n for p in _SPARSE_P],
             None,
         ),
     }
@@ -97,6 +131,32 @@ def softmax_theory(n, p, k):
     # E[1 / (1 + T)] for T ~ Binomial(P - 1, tie) tied memories
     share = -math.expm1(p * math.log1p(-tie)) / (p * tie)
     return math.exp((p - 1) * math.log1p(-closer)) * share, None
+
+
+def sparse_theory(n, p, k):
+    """Hard nearest memory: the softmax theory's tie-aware count (a tie is an
+    unstable equilibrium of the sparse dynamics, broken by round-off)."""
+    return softmax_theory(n, p, k)
+
+
+def sparse_theory_ties_lost(n, p, k):
+    """The lower bound where every tie is lost: no other memory within k bits."""
+    q = sum(math.comb(n, j) for j in range(k + 1)) / 2**n
+    return math.exp((p - 1) * math.log1p(-q))
+
+
+def lsr_theory(n, p, k):
+    """No other memory within the support (fewer than 1.5 k bits) of the cue or of
+    the pattern. A random memory differs from the pattern in a ~ Bin(N - k, 1/2)
+    of the bits the cue kept and b ~ Bin(k, 1/2) of the k it flipped: a + b bits
+    from the pattern, a + k - b from the cue."""
+    q = sum(
+        math.comb(n - k, a) * math.comb(k, b) / 2**n
+        for a in range(n - k + 1)
+        for b in range(k + 1)
+        if min(a + b, a + k - b) < 1.5 * k
+    )
+    return math.exp((p - 1) * math.log1p(-q)), None
 
 
 def corrupt(patterns, k, rng):
@@ -137,6 +197,10 @@ def theory(name, n, p, k, flip):
     """Exact-restore probability predicted for `name` at (N, P)."""
     if name.startswith("softmax"):
         return softmax_theory(n, p, k)[0]
+    if name == "lsr":
+        return lsr_theory(n, p, k)[0]
+    if name in SPARSE:
+        return sparse_theory(n, p, k)[0]
     return snr_theory(name, n, p, flip)[0]
 
 
@@ -166,7 +230,8 @@ def p50_measured(rows):
 def summary(rows, flip):
     """One row per (model, N): measured and predicted P_50 and growth exponents."""
     out = []
-    for name in ["classical", "repu2", "repu3", "repu4", "softmax", "softmax_small_n"]:
+    names = ["classical", "repu2", "repu3", "repu4", "softmax", "softmax_small_n"]
+    for name in names + SPARSE:
         prev = None
         for n in sorted({r["N"] for r in rows if r["model"] == name}):
             sel = [r for r in rows if r["model"] == name and r["N"] == n]
@@ -185,7 +250,7 @@ def summary(rows, flip):
                 # softmax: ln P_50 per neuron; polynomial: d ln P_50 / d ln N
                 lg = (
                     n - prev["N"]
-                    if name == "softmax_small_n"
+                    if name in ("softmax_small_n", *SPARSE)
                     else math.log(n / prev["N"])
                 )
                 row["exponent"] = math.log(p50 / prev["P50"]) / lg
@@ -215,7 +280,7 @@ def run(args):
         (name, n, ratio)
         for n in args.ns
         for name in args.models
-        for ratio in models(n)[name][1]
+        for ratio in models(n, args.flip)[name][1]
     ]
     jobs += [
         ("softmax_small_n", n, 2.0**e / n)
@@ -229,11 +294,15 @@ def run(args):
             continue
         k = round(args.flip * n)
         base = "softmax" if name == "softmax_small_n" else name
-        make = models(n)[base][0]
+        make = models(n, args.flip)[base][0]
         t0 = time.perf_counter()
         out = measure(make, n, p, k, args.queries, rng)
         if base == "softmax":
             th, th_err = softmax_theory(n, p, k)
+        elif base == "lsr":
+            th, th_err = lsr_theory(n, p, k)
+        elif base in SPARSE:
+            th, th_err = sparse_theory(n, p, k)
         else:
             th, th_err = snr_theory(base, n, p, args.flip)
         row = dict(
@@ -329,6 +398,53 @@ def plot(rows, out):
         ax.legend(fontsize=8)
         fig.tight_layout()
         fig.savefig(os.path.join(out, "capacity_softmax_small_n.png"), dpi=90)
+
+
+def plot_sparse(rows, out):
+    """Restored fraction against P for the sparse separations, next to softmax."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    titles = {
+        "sparsemax": "DAM Sparsemax(1)",
+        "entmax15": "DAM Entmax(1.5)",
+        "lsr": "DAM LogSumReLU (support 1.5 k bits)",
+    }
+    names = [m for m in SPARSE if any(r["model"] == m for r in rows)]
+    if not names:
+        return
+    fig, axes = plt.subplots(1, len(names), figsize=(5.5 * len(names), 4.2))
+    for ax, name in zip(np.atleast_1d(axes), names):
+        sel = [r for r in rows if r["model"] == name]
+        for i, n in enumerate(sorted({r["N"] for r in sel})):
+            rs = sorted((r for r in sel if r["N"] == n), key=lambda r: r["P"])
+            ps = [r["P"] for r in rs]
+            ax.plot(
+                ps, [r["accuracy"] for r in rs], "o-", color=f"C{i}", label=f"N={n}"
+            )
+            ax.plot(ps, [r["theory_accuracy"] for r in rs], "--", color=f"C{i}")
+            soft = sorted(
+                (r for r in rows if r["model"] == "softmax_small_n" and r["N"] == n),
+                key=lambda r: r["P"],
+            )
+            if soft:
+                ax.plot(
+                    [r["P"] for r in soft],
+                    [r["accuracy"] for r in soft],
+                    ":",
+                    color=f"C{i}",
+                    label=f"softmax N={n}",
+                )
+        ax.set_xscale("log")
+        ax.set_xlabel("P (number of stored patterns)")
+        ax.set_title(titles[name])
+        ax.legend(fontsize=8)
+    np.atleast_1d(axes)[0].set_ylabel("fraction restored exactly (10% bits flipped)")
+    fig.suptitle("measured (solid), theory (dashed), softmax measured (dotted)")
+    fig.tight_layout()
+    fig.savefig(os.path.join(out, "capacity_sparse.png"), dpi=90)
 
 
 def plot_scaling(summ, out):
@@ -458,6 +574,7 @@ def main():
     write_csv(os.path.join(args.out, "capacity_p50.csv"), summ)
     print_summary(summ)
     plot(rows, args.out)
+    plot_sparse(rows, args.out)
     plot_scaling(summ, args.out)
     print(f"total {time.perf_counter() - t0:.0f} s; wrote {args.out}")
 

@@ -10,6 +10,8 @@ import numpy as np
 import hamax
 from hamax import lagrangians as L
 
+from .entmax_reference import conjugate_value, entmax_reference
+
 
 def tree_allclose(a, b, rtol=1e-7, atol=1e-9) -> bool:
     la, lb = jtu.tree_leaves(a), jtu.tree_leaves(b)
@@ -88,6 +90,10 @@ def closed_form(lag, x):
         return gamma * norm.sum() + (
             np.broadcast_to(delta, x.shape) * x
         ).sum(), gamma * x / norm + delta
+    if name in ("Sparsemax", "Entmax"):
+        alpha = 2.0 if name == "Sparsemax" else float(lag.alpha)
+        p = entmax_reference(beta * x, alpha)
+        return (conjugate_value(beta * x, p, alpha) / beta).sum(), p
     raise NotImplementedError(name)
 
 

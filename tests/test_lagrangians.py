@@ -22,6 +22,8 @@ NON_DEFAULT = {
     "Ghostmax": dict(beta=2.0),
     "LayerNorm": dict(gamma=1.5, delta=jnp.array([0.1, -0.2, 0.3, 0.0, 1.0])),
     "SphericalNorm": dict(gamma=0.5, delta=0.25),
+    "Sparsemax": dict(beta=2.0),
+    "Entmax": dict(alpha=1.3, beta=0.7),  # bisection (1.5 and 2 use a sort)
 }
 
 
@@ -38,7 +40,7 @@ def test_registry_is_complete():
     names = set(IDS)
     assert names == {
         "Identity", "RePU", "ReLU", "Exp", "RExp", "Tanh", "Sigmoid",
-        "Softmax", "Ghostmax", "LayerNorm", "SphericalNorm",
+        "Softmax", "Ghostmax", "LayerNorm", "SphericalNorm", "Sparsemax", "Entmax",
     }  # fmt: skip
 
 

@@ -2,6 +2,7 @@
 
 # Names also in hamax.compat, compat.v02: re-exports are explicit (STYLE.md 3.1).
 from ._base import AbstractLagrangian as AbstractLagrangian
+from ._entmax import Entmax as Entmax, entmax as entmax, lagr_entmax as lagr_entmax
 from ._exp import Exp as Exp, RExp as RExp
 from ._functional import (
     lagr_exp as lagr_exp,
@@ -22,7 +23,13 @@ from ._learnable import (
     learnable as learnable,
     learned_values as learned_values,
 )
+from ._lsr import LogSumReLU as LogSumReLU
 from ._norm import LayerNorm as LayerNorm, SphericalNorm as SphericalNorm
 from ._repu import ReLU as ReLU, RePU as RePU
 from ._sigmoid import Sigmoid as Sigmoid, Tanh as Tanh
 from ._softmax import Ghostmax as Ghostmax, Softmax as Softmax, ghostmax as ghostmax
+from ._sparsemax import (
+    Sparsemax as Sparsemax,
+    lagr_sparsemax as lagr_sparsemax,
+    sparsemax as sparsemax,
+)
