@@ -11,7 +11,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from ._custom_types import Scalar
 from ._misc import as_shape
-from .lagrangians import AbstractLagrangian
+from .lagrangians import AbstractLagrangian, LogSumReLU
 
 
 @ft.partial(jax.custom_jvp, nondiff_argnums=(0,))
@@ -114,6 +114,14 @@ class NeuronLayer(eqx.Module):
             raise ValueError(
                 f"NeuronLayer expected a Lagrangian instance, got the class "
                 f"{lagrangian.__name__}. Write `{lagrangian.__name__}()`."
+            )
+        if isinstance(lagrangian, LogSumReLU):
+            # Concave between its kinks: as a layer's Lagrangian the energy
+            # would not be bounded below, and the descent could climb.
+            raise ValueError(
+                "NeuronLayer got LogSumReLU, which is a separation function (not "
+                "convex), not a neuron Lagrangian: use it as the hidden function of "
+                "a DenseHiddenSynapse (or make_dense_am's `separation`)."
             )
         self.lagrangian = lagrangian
         self.shape = as_shape(shape, "NeuronLayer", "shape")

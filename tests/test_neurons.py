@@ -108,6 +108,10 @@ def test_dtype_preserved():
             r"NeuronLayer expected `lagrangian` to be callable",
         ),
         (
+            dict(lagrangian=L.LogSumReLU(), shape=3),
+            r"NeuronLayer got LogSumReLU, which is a separation function \(not convex\)",
+        ),
+        (
             dict(lagrangian=L.ReLU(), shape=3, bias=jnp.ones(4)),
             r"NeuronLayer expected `bias` broadcastable to shape \(3,\), got bias.shape=\(4,\)",
         ),
