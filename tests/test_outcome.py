@@ -127,3 +127,22 @@ def test_errors():
     for call, err, match in cases:
         with pytest.raises(err, match=match):
             call()
+
+
+def test_recall_labels_reports_outcomes(getkey):
+    ham = zoo.make_hn((16,), num_hidden=12, num_labels=4, key=getkey())
+    key = getkey()
+    images, E = hamax.memory.recall_labels(ham, [0, 2], key=key)
+    images2, E2, out = hamax.memory.recall_labels(ham, [0, 2], report=True, key=key)
+    np.testing.assert_array_equal(images, images2)
+    np.testing.assert_array_equal(E, E2)
+    assert out.label.shape == (2,) and set(out.names) <= set(
+        ["fixed_point", "metastable", "diffuse"]
+    )
+    # The final energy is the descent's last one (at the lowered temperature).
+    np.testing.assert_allclose(out.energy, E[:, -1], rtol=1e-10)
+    np.testing.assert_array_equal(out.num_steps, [15, 15])
+    assert bool(jnp.all(out.converged))
+    hop = zoo.make_classical_hopfield(MEM)
+    with pytest.raises(ValueError, match="no readable memories"):
+        hamax.memory.recall_labels(hop, [0], image="x", label="x", report=True, key=key)

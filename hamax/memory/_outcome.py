@@ -55,7 +55,7 @@ class RecallOutcome(eqx.Module):
         return np.asarray(np.asarray(OUTCOME_NAMES)[np.asarray(self.label)])
 
 
-def _readable(ham: HAM, synapse: str | None):
+def readable_synapse(ham: HAM, synapse: str | None):
     """The connection `(names, s)` of the synapse whose memories are read."""
     kinds = (DenseHiddenSynapse, EuclideanHiddenSynapse)
     found = [
@@ -146,7 +146,7 @@ def outcomes(
     """
     dominance = _check_fraction("dominance", dominance, True)
     spread = _check_fraction("spread", spread, True)
-    names, s = _readable(ham, synapse)
+    names, s = readable_synapse(ham, synapse)
     if layer is None:
         layer = names[0]
     if layer not in names:
