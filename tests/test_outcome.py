@@ -132,8 +132,10 @@ def test_errors():
 def test_recall_labels_reports_outcomes(getkey):
     ham = zoo.make_hn((16,), num_hidden=12, num_labels=4, key=getkey())
     key = getkey()
-    images, E = hamax.memory.recall_labels(ham, [0, 2], key=key)
-    images2, E2, out = hamax.memory.recall_labels(ham, [0, 2], report=True, key=key)
+    images, E = hamax.memory.recall_labels(ham, [0, 2], beta_scale=1.0, key=key)
+    images2, E2, out = hamax.memory.recall_labels(
+        ham, [0, 2], beta_scale=1.0, report=True, key=key
+    )
     np.testing.assert_array_equal(images, images2)
     np.testing.assert_array_equal(E, E2)
     assert out.label.shape == (2,) and set(out.names) <= set(
