@@ -183,6 +183,8 @@ def _synapse_cases():
         ),  # label -> image tokens
         (S.SelfAttentionSynapse(num_heads=1, head_dim=2), [(2, 3, 4)]),
         (S.NaryDenseSynapse(), [(2,), (3,), (2,)]),
+        (S.EuclideanHiddenSynapse(5), [(4,), (3,)]),
+        (S.EuclideanHiddenSynapse(6, L.RePU(n=3.0)), [(2, 3)]),
     ]
 
 

@@ -226,6 +226,9 @@ def test_nonfinite_training_exits_3(small_npz, tmp_path, capsys):
     assert "Lower --lr" in err
 
 
+OUTCOMES = ("fixed_point", "metastable", "diffuse")
+
+
 def test_eval_and_retrieve_accept_the_run_dir_or_a_file(run_dir, small_npz, capsys):
     for target in (run_dir, run_dir / "checkpoint.eqx", run_dir / "model.eqx"):
         assert main(["eval", str(target), "--data", str(small_npz)]) == 0
@@ -237,6 +240,11 @@ def test_eval_and_retrieve_accept_the_run_dir_or_a_file(run_dir, small_npz, caps
     assert main([*argv, "3", "7"]) == 0
     cap = capsys.readouterr()
     assert "wrote" in cap.out and "warning" not in cap.err
+    # Each label's outcome (issue #24 item 4), read from the HN's memories.
+    lines = [ln for ln in cap.out.splitlines() if ln.startswith("label ")]
+    assert [ln.split(":")[0] for ln in lines] == ["label 3", "label 7"]
+    assert all(ln.split(": ")[1].split(" ")[0] in OUTCOMES for ln in lines)
+    assert all("nearest memory" in ln and "3 steps" in ln for ln in lines)
     # An unstable descent (dt far too large) is reported, not passed off as fine.
     assert main([*argv, "3", "--dt", "10", "--out", str(r.parent / "unstable")]) == 0
     err = capsys.readouterr().err

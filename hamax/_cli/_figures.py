@@ -13,7 +13,8 @@ from .._ham import HAM
 from .._io._atomic import atomic_write_bytes
 from ..dynamics import Save
 from ..dynamics._descend import descend
-from ..memory import recall_labels
+from ..memory import RecallOutcome, recall_labels
+from ..memory._outcome import readable_synapse
 from ..memory._retrieve import temperature_params
 from ..plot import plot_energy
 from ..training import standardize
@@ -125,6 +126,7 @@ class Retrieval(NamedTuple):
     png: pathlib.Path
     labels: np.ndarray  # the clamped labels, (n,)
     energies: np.ndarray  # the energy at each step of each retrieval, (n, steps + 1)
+    outcome: RecallOutcome | None = None  # what each recall found, when readable
 
 
 def retrieval_figure(
@@ -167,7 +169,11 @@ def retrieval_with_energies(
         beta_scale = 10.0 if temperature_params(ham) else 1.0
     if labels is None and label in ham.neurons:
         labels = list(range(ham.neurons[label].shape[0]))
-    imgs_j, E_j = recall_labels(
+    try:  # outcomes need memories the HAM's synapses make readable
+        report = image in readable_synapse(ham, None)[0]
+    except ValueError:
+        report = False
+    got: tuple[Any, ...] = recall_labels(
         ham,
         labels,
         image=image,
@@ -177,8 +183,11 @@ def retrieval_with_energies(
         beta_scale=beta_scale,
         dt=dt,
         steps=steps,
+        report=report,
         key=jr.key(seed),
     )
+    imgs_j, E_j = got[0], got[1]
+    outcome = got[2] if report else None
     imgs = np.asarray(imgs_j, np.float32)
     labels = np.asarray(labels, np.int64)
     E = np.asarray(E_j)
@@ -211,7 +220,7 @@ def retrieval_with_energies(
     path = out / "retrieved.png"
     savefig(fig, path)
     plt.close(fig)
-    return Retrieval(path, labels, E)
+    return Retrieval(path, labels, E, outcome)
 
 
 def rising_labels(labels, energies: np.ndarray) -> list[int]:

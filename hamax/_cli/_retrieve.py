@@ -5,6 +5,8 @@ import argparse
 import pathlib
 import sys
 
+import numpy as np
+
 from ..training._model_io import load_run
 from ._eval import stored_objective
 from ._figures import retrieval_with_energies, rising_labels
@@ -71,7 +73,7 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> int:
     ham, meta = load_run(args.run)
     model = meta.get("model") if isinstance(meta.get("model"), str) else None
     image, label = _layers_of(meta)
-    path, labels, energies = retrieval_with_energies(
+    path, labels, energies, outcome = retrieval_with_energies(
         ham,
         model,
         pathlib.Path(args.out),
@@ -86,6 +88,16 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> int:
         label=label,
     )
     print(f"wrote {path} and {path.with_suffix('.npz')}")
+    if outcome is not None:
+        steps = np.asarray(outcome.num_steps)
+        for i, lab in enumerate(np.ravel(labels)):
+            near, cos = int(outcome.nearest[i]), float(outcome.similarity[i])
+            print(
+                f"label {int(lab)}: {outcome.names[i]} (nearest memory {near}, "
+                f"cosine {cos:.2f}, top share {float(outcome.top_weight[i]):.2f}), "
+                f"energy {float(outcome.energy[i]):.4g}, "
+                f"{int(steps[i])} steps"
+            )
     rising = rising_labels(labels, energies)
     if rising:
         print(

@@ -10,6 +10,7 @@ from jaxtyping import Array, ArrayLike, Int, PRNGKeyArray
 from .._ham import HAM
 from ..dynamics import Save
 from ..dynamics._descend import plain_errors
+from ._outcome import RecallOutcome, outcomes, readable_synapse
 from ._retrieve import _check_layer, retrieve, scale_temperature
 
 
@@ -48,8 +49,9 @@ def recall_labels(
     beta_scale: float = 10.0,
     dt: float = 0.4,
     steps: int = 15,
+    report: bool = False,
     key: PRNGKeyArray,
-) -> tuple[Array, Array]:
+) -> tuple[Array, Array] | tuple[Array, Array, RecallOutcome]:
     """The paper's Figure 2: for each label, clamp the label layer to that class,
     start the image layer from noise and descend; return what the image layer
     shows at the end.
@@ -72,14 +74,21 @@ def recall_labels(
     - `beta_scale`: multiplies the hidden Lagrangians' inverse temperature (see
       [`hamax.retrieve`][]); use `1.0` for a HAM without one (ReLU).
     - `dt`, `steps`: the descent.
+    - `report`: also return what each recall found, a
+      [`hamax.memory.RecallOutcome`][] (from [`hamax.memory.outcomes`][] on the
+      final states, at the lowered temperature the descent ran with); needs a
+      dense-with-hidden synapse joining the image layer.
     - `key`: a JAX PRNG key; each label gets its own noise.
 
     **Returns:** `(images, energies)`: the image layer's activations at the end,
     shape `(n, *image_shape)`, and the energy before each step and after the
-    last, shape `(n, steps + 1)`.
+    last, shape `(n, steps + 1)`; with `report=True`, `(images, energies,
+    outcome)`.
     """
     _check_layer(ham, image, "the image")
     arr = check_labels(ham, labels, label)
+    if report:
+        readable_synapse(ham, None)  # fail before the descent, not after
     # Validates beta_scale (and that the HAM has a temperature) once, up front.
     ham = scale_temperature(ham, beta_scale)
     num = ham.neurons[label].shape[0]
@@ -98,10 +107,14 @@ def recall_labels(
             steps=steps,
             save=Save(energy=True),
         )
-        return ham.neurons[image].activation(sol.states[image]), sol.energies
+        g = ham.neurons[image].activation(sol.states[image])
+        return g, sol.energies, sol if report else None
 
     # eqx.filter_jit (not jax.jit): a runtime error of the descent (e.g. a
     # non-finite state at too large a dt) comes back as equinox's error, not as
     # a failed host callback, and plain_errors leaves hamax's message alone.
     with plain_errors():
-        return eqx.filter_jit(jax.vmap(one))(states, keys)
+        images, energies, sols = eqx.filter_jit(jax.vmap(one))(states, keys)
+    if not report:
+        return images, energies
+    return images, energies, outcomes(ham, sols, layer=image)

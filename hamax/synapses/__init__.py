@@ -13,4 +13,5 @@ from ._conv import (
 from ._conv_pool import ConvPoolSynapse as ConvPoolSynapse
 from ._dense import DenseSynapse as DenseSynapse
 from ._dense_hidden import DenseHiddenSynapse as DenseHiddenSynapse
+from ._euclidean import EuclideanHiddenSynapse as EuclideanHiddenSynapse
 from ._nary import NaryDenseSynapse as NaryDenseSynapse
