@@ -139,7 +139,7 @@ class DenseHiddenSynapse(AbstractSynapse):
             lambda s: (s.Ws, s.init_std), self, (Ws, std), is_leaf=lambda x: x is None
         )
 
-    def _weights(self) -> tuple[Float[Array, "d heads hidden"], ...]:
+    def _weights(self) -> tuple:
         # The stored layout, unit-normalised over `d` if `normalize`.
         return self._normalized(require_param(self.Ws, "DenseHiddenSynapse"))
 
