@@ -158,3 +158,18 @@ def test_train_with_fallback_counts_steps_that_fell_back():
 def test_bad_arguments(kw, msg):
     with pytest.raises(ValueError, match=msg):
         hamax.Implicit(**kw)
+
+
+def test_objective_json_keeps_the_guard():
+    from hamax.training._objective_io import objective_from_json, objective_to_json
+
+    for adj in (
+        hamax.Implicit(),
+        hamax.Implicit(rtol=1e-4, fallback=hamax.Remat(every=2)),
+        hamax.Implicit(fallback=hamax.BPTT()),
+    ):
+        assert objective_from_json(objective_to_json(objective(adj))) == objective(adj)
+    # The defaults are left out, so a run saved before the guard still resumes.
+    assert objective_to_json(objective(hamax.Implicit()))["adjoint"] == {
+        "class": "Implicit"
+    }
