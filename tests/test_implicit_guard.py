@@ -118,7 +118,8 @@ def test_train_stops_naming_epoch_and_batch():
     ham = small_ham(jr.key(5))
     kw = dict(train_data=data(jr.key(6)), epochs=2, batch_size=4, progress=False)
     res = T.train(ham, objective(hamax.Implicit(WEAK)), **kw)
-    assert res.status == "stopped: implicit solve failed at epoch 1, batch 1"
+    assert res.status is T.TrainStatus.nonfinite
+    assert res.message == "stopped: implicit solve failed at epoch 1, batch 1"
     assert res.history == []
     with pytest.raises(
         FloatingPointError,
@@ -133,7 +134,7 @@ def test_train_with_fallback_counts_steps_that_fell_back():
     ham = small_ham(jr.key(7))
     kw = dict(train_data=data(jr.key(8)), epochs=2, batch_size=4, progress=False)
     res = T.train(ham, objective(hamax.Implicit(WEAK, fallback=hamax.Remat())), **kw)
-    assert res.status == "completed"
+    assert res.status is T.TrainStatus.completed
     assert [r["train_implicit_fallbacks"] for r in res.history] == [2, 2]
     assert [r["train_implicit_failures"] for r in res.history] == [0, 0]
     ok = T.train(ham, objective(hamax.Implicit(fallback=hamax.Remat())), **kw)

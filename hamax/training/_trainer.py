@@ -118,7 +118,7 @@ def train(
     - `on_nonfinite`: `"stop"` (return, keeping the last good state, with
       `status` naming the epoch and batch) or `"raise"` (`FloatingPointError`);
       also what a failed [`hamax.Implicit`][] solve without a fallback does
-      (the status then says the implicit solve failed).
+      (status `nonfinite`; the message says the implicit solve failed).
     - `devices`: data-parallel over these devices (default all; `batch_size`
       must divide evenly).
     - `meta`: extra JSON metadata stored in the checkpoints.
@@ -248,7 +248,9 @@ def train(
                 )
                 if on_nonfinite == "raise":
                     raise FloatingPointError(msg)
-                status = f"stopped: implicit solve failed at {where}"
+                # make_step refused the step with a NaN loss: a non-finite stop.
+                status = TrainStatus.nonfinite
+                message = f"stopped: implicit solve failed at {where}"
                 if progress:
                     say(msg)
                 break
