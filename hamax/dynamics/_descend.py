@@ -101,6 +101,9 @@ def descend(
             "descend(adjoint=hamax.Implicit()) differentiates a fixed point, so it "
             "needs `stop=hamax.Converged(...)` instead of a fixed number of steps."
         )
+    if isinstance(adjoint, Implicit):
+        # Outside the jit: make_step's failure counter becomes a traced argument.
+        adjoint = adjoint.with_probe()
     cfg = LoopConfig(stop=stop, save=save, monitor=monitor, remat=0)
     if isinstance(system, ClampedSystem):
         if clamp is not None:

@@ -17,6 +17,10 @@ from ._parallel import global_batch
 from ._step import make_step
 
 
+# Per-step metrics an epoch reports as totals rather than means.
+SUMMED = ("implicit_failures", "implicit_fallbacks")
+
+
 @dataclasses.dataclass
 class EpochState:
     """Where an epoch stands: batches done, their losses and metrics, seconds."""
@@ -46,7 +50,13 @@ class EpochState:
 
     def means(self) -> dict:
         out = {"loss": float(np.mean(self.losses))}
-        out.update({k: float(np.mean(v)) for k, v in self.metrics.items()})
+        # Counts of steps (hamax.Implicit's failures and fallbacks) add up.
+        out.update(
+            {
+                k: float(np.sum(v) if k in SUMMED else np.mean(v))
+                for k, v in self.metrics.items()
+            }
+        )
         return out
 
 
@@ -110,7 +120,12 @@ def run_epoch(
             )
             loss = float(loss)
             if not np.isfinite(loss):
-                failure = {"batch": i + 1, "bad": nonfinite_leaves(new_ham)}
+                failure = {
+                    "batch": i + 1,
+                    "bad": nonfinite_leaves(new_ham),
+                    "implicit": int(metrics.get("implicit_failures", 0)),
+                    "examples": len(next(iter(batch.values()))),
+                }
                 break
             ham, opt_state = new_ham, new_opt
             state.add(loss, {k: float(v) for k, v in metrics.items()})

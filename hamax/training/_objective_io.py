@@ -16,7 +16,7 @@ _FIELDS = {
     "Converged": ("atol", "rtol", "energy_atol", "max_steps"),
     "BPTT": (),
     "Remat": ("every",),
-    "Implicit": (),
+    "Implicit": ("rtol", "fallback"),
     "EqProp": ("beta", "nudging", "nudged"),
 }
 
@@ -30,6 +30,10 @@ def _strategy_to_json(x) -> Any:
     d = {"class": name, **{f: getattr(x, f) for f in _FIELDS[name]}}
     if name == "EqProp":
         d["nudged"] = _strategy_to_json(x.nudged)
+    if name == "Implicit":
+        # Defaults are left out: a run saved before they existed still resumes.
+        d["fallback"] = _strategy_to_json(x.fallback)
+        d = {k: v for k, v in d.items() if v is not None}
     return d
 
 
@@ -39,9 +43,13 @@ def _strategy_from_json(d, table) -> Any:
     cls = table.get(d.get("class"))
     if cls is None or "repr" in d:
         raise ValueError(f"cannot rebuild {d!r} from JSON")
-    fields = {f: d[f] for f in _FIELDS[d["class"]]}
+    # Implicit's fields came in hamax 0.3; older files store none of them.
+    old = cls is Implicit
+    fields = {f: d[f] for f in _FIELDS[d["class"]] if not old or f in d}
     if cls is EqProp:
         fields["nudged"] = _strategy_from_json(fields["nudged"], _STOPS)
+    if cls is Implicit and "fallback" in fields:
+        fields["fallback"] = _strategy_from_json(fields["fallback"], _ADJOINTS)
     return cls(**fields)
 
 

@@ -21,7 +21,9 @@ class TrainStatus(enum.StrEnum):
     - `completed`: every epoch ran.
     - `time_limit`: stopped before an epoch that would not have ended within
       the time limit; a checkpoint holds the run, and the same call continues it.
-    - `nonfinite`: stopped at a non-finite loss; the last good state is kept.
+    - `nonfinite`: stopped at a non-finite loss (or a failed
+      [`hamax.Implicit`][] solve without a fallback, which the message names);
+      the last good state is kept.
     - `interrupted`: stopped by `KeyboardInterrupt` (Ctrl-C); the run directory
       keeps its last checkpoint.
 

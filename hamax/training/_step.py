@@ -10,6 +10,7 @@ from jaxtyping import Array, Float, Int
 
 from .._ham import HAM
 from ..dynamics import BPTT, Implicit, Remat
+from ..dynamics._guard import FELL_BACK, UNHANDLED, count_implicit_failures, new_probe
 from ._objectives import AbstractObjective, Classification
 
 
@@ -56,7 +57,10 @@ def make_step(
     - `key`: optional PRNG key passed to the objective.
 
     Returns `(ham, opt_state, loss, metrics)`. The loss is NaN when it, or any
-    updated parameter, is not finite. Compiles once per model structure, batch
+    updated parameter, is not finite. With a [`hamax.Implicit`][] adjoint the
+    metrics add `implicit_failures` (examples whose linear solve failed with no
+    fallback: the loss is then NaN too) and `implicit_fallbacks` (1 when any
+    example fell back, else 0). Compiles once per model structure, batch
     shape and objective.
 
     The old form `make_step(ham, opt_state, images, labels, optim=, steps=, dt=,
@@ -70,10 +74,18 @@ def make_step(
 
     obj: AbstractObjective = objective  # type: ignore[assignment]
 
-    def loss_fn(h):
-        return obj.loss(h, batch, key=key)
+    traced = []
 
-    (loss, metrics), grads = eqx.filter_value_and_grad(loss_fn, has_aux=True)(ham)
+    def loss_fn(hp):
+        with count_implicit_failures(hp[1]) as counter:
+            out = obj.loss(hp[0], batch, key=key)
+        traced.append(counter.used)
+        return out
+
+    # The probe's gradient counts the implicit adjoint's failed solves
+    # (hamax.dynamics._guard): a plain output, unlike an error or a callback.
+    value_and_grad = eqx.filter_value_and_grad(loss_fn, has_aux=True)
+    (loss, metrics), (grads, counts) = value_and_grad((ham, new_probe()))
     # optax mixes Python floats and int32 step counts, which strict dtype
     # promotion rejects; its arithmetic is standard-promotion by design.
     with jax.numpy_dtype_promotion("standard"):
@@ -87,6 +99,15 @@ def make_step(
     finite = jnp.isfinite(loss) & jnp.all(
         jnp.stack([jnp.all(jnp.isfinite(x)) for x in leaves])
     )
+    if any(traced):
+        metrics = {
+            **metrics,
+            "implicit_failures": counts[UNHANDLED],
+            "implicit_fallbacks": (counts[FELL_BACK] > 0).astype(counts.dtype),
+        }
+        # A failed solve without a fallback: the gradient is wrong, so the step
+        # is refused like a divergence (and the trainer names the cause).
+        finite = finite & (counts[UNHANDLED] == 0)
     loss = jnp.where(finite, loss, jnp.nan)
     if old:
         return ham, opt_state, loss, metrics["accuracy"]

@@ -116,7 +116,9 @@ def train(
       checkpoint every this many batches (a run killed mid-epoch resumes at the
       next batch with identical results).
     - `on_nonfinite`: `"stop"` (return, keeping the last good state, with
-      `status` naming the epoch and batch) or `"raise"` (`FloatingPointError`).
+      `status` naming the epoch and batch) or `"raise"` (`FloatingPointError`);
+      also what a failed [`hamax.Implicit`][] solve without a fallback does
+      (status `nonfinite`; the message says the implicit solve failed).
     - `devices`: data-parallel over these devices (default all; `batch_size`
       must divide evenly).
     - `meta`: extra JSON metadata stored in the checkpoints.
@@ -233,6 +235,25 @@ def train(
                 save=lambda st, h, o, epoch=epoch: save(epoch, st, h, o),
             )
             ham, opt_state, st = out.ham, out.opt_state, out.state
+            if out.failure is not None and out.failure["implicit"]:
+                where = f"epoch {epoch + 1}, batch {out.failure['batch']}"
+                msg = (
+                    f"train: the implicit adjoint's linear solve failed at {where} "
+                    f"({out.failure['implicit']} of {out.failure['examples']} "
+                    "examples); the update was not applied; "
+                    + _last_good(run, history, start, st)
+                    + ". Pass hamax.Implicit(fallback=hamax.Remat()) to backpropagate "
+                    "through the descent when it fails, tighten the stopping rule, "
+                    "or give a stronger `linear_solver`."
+                )
+                if on_nonfinite == "raise":
+                    raise FloatingPointError(msg)
+                # make_step refused the step with a NaN loss: a non-finite stop.
+                status = TrainStatus.nonfinite
+                message = f"stopped: implicit solve failed at {where}"
+                if progress:
+                    say(msg)
+                break
             if out.failure is not None:
                 msg = (
                     f"train: the loss became non-finite at epoch {epoch + 1}, batch "
