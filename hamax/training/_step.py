@@ -1,4 +1,5 @@
 import dataclasses
+import math
 import warnings
 from typing import Any
 
@@ -25,6 +26,15 @@ def adamw(
 
     With a constant rate it carries its settings, which
     [`hamax.training.train`][] records for a resume to compare."""
+    if not callable(learning_rate) and not (
+        isinstance(learning_rate, int | float)
+        and math.isfinite(learning_rate)
+        and learning_rate > 0
+    ):
+        raise ValueError(
+            "adamw expected `learning_rate` to be a finite number > 0 or an optax "
+            f"schedule, got {learning_rate!r}."
+        )
     tx = optax.adamw(learning_rate, b1=b1, b2=b2, weight_decay=weight_decay)
     if callable(learning_rate) or (b1, b2) != (0.9, 0.99):
         return tx

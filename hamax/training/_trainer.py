@@ -301,7 +301,7 @@ _PARAMETERS = tuple(inspect.signature(train).parameters)[:-1]
 
 def _last_good(run, history, start, st) -> str:
     if run is None:
-        return "no checkpoint was written (no out_dir)"
+        return "no checkpoint was written (no run directory)"
     if run.checkpoint.exists():
         return f"{run.checkpoint} holds the last good state"
     return "no checkpoint was written yet"
