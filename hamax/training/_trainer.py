@@ -101,7 +101,7 @@ def train(
       run's epochs and batches), or a `(transformation, name)` pair whose name
       the resume check compares (an optax transformation does not say its own
       settings; `adamw` with a constant rate does).
-    - `seed`: the parameters' shuffling and the steps' keys.
+    - `seed`: the batch order of each epoch and the steps' random keys.
     - `transform`: `transform(batch, key) -> batch` applied to each training
       batch (e.g. a [`hamax.data.Augment`][]); it is traced once under
       `jax.jit`, so it must be a JAX function of the batch arrays.
@@ -116,8 +116,7 @@ def train(
       must divide evenly).
 
     `progress`, `on_nonfinite` and `devices` have no strategy object of their
-    own: each is one independent choice, so `train` takes 14 parameters rather
-    than the 12 aimed at.
+    own: each is one independent choice, so they stay plain parameters.
 
     The old keywords `out_dir`, `resume`, `force_resume`, `checkpoint_every`,
     `meta`, `time_limit`, `max_batches`, `optim_name`, `learning_rate` and
