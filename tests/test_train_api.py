@@ -8,11 +8,13 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+import optax
 import pytest
 
 import hamax
 from hamax import lagrangians as L, synapses as S, training as T
 from hamax._io import _checkpoint
+from hamax.training._strategies import resolve_optim, upgrade
 from hamax.training._validate import check_strategies
 
 
@@ -230,3 +232,42 @@ def test_train_classifier_forwards_the_strategy_objects(tmp_path):
         r".*Did you mean 'hyperparams'",
     ):
         T.train_classifier("hn_relu_mnist", d, epochs=1, hyperparms={})
+
+
+@pytest.mark.parametrize(
+    "old, optim, record",
+    [
+        ({}, None, (1e-3, 1e-4, "adamw")),
+        ({"learning_rate": 3e-3}, None, (3e-3, 1e-4, "adamw")),
+        ({"learning_rate": 3e-3, "optim_name": "f"}, None, (3e-3, 1e-4, "f")),
+        ({"optim_name": "sgd"}, "sgd", (1e-3, 1e-4, "sgd")),
+        (
+            {"learning_rate": 2e-3},
+            "sgd",
+            (2e-3, 1e-4, "GradientTransformationExtraArgs"),
+        ),
+        ({}, "sgd", (1e-3, 1e-4, "GradientTransformationExtraArgs")),
+    ],
+)
+def test_the_settings_record_of_the_old_spellings_is_unchanged(old, optim, record):
+    """What the old trainer wrote for each old spelling, so that old run
+    directories resume."""
+    tx = optax.sgd(0.1) if optim == "sgd" else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        _, _, o = upgrade("train", old, None, None, tx, ())
+    _, got = resolve_optim(o, 3, 2)
+    assert (got["learning_rate"], got["weight_decay"], got["optimizer"]) == record
+
+
+def test_the_new_spellings_record_what_the_old_did():
+    cases = [
+        (T.adamw(3e-3), (3e-3, 1e-4, "adamw")),
+        (T.adamw(3e-3, weight_decay=0.0), (3e-3, 0.0, "adamw")),
+        ((optax.sgd(0.1), "sgd"), (1e-3, 1e-4, "sgd")),
+    ]
+    for optim, record in cases:
+        _, got = resolve_optim(optim, 3, 2)
+        assert (got["learning_rate"], got["weight_decay"], got["optimizer"]) == record
+    with pytest.raises(ValueError, match=r"adamw expected `learning_rate` to be a "):
+        T.adamw(-1e-3)

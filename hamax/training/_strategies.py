@@ -166,9 +166,6 @@ def resolve_optim(
     transformation or a `(transformation, name)` pair.
     """
     record: dict[str, Any] = {"learning_rate": 1e-3, "weight_decay": 1e-4}
-    if isinstance(optim, _Described):
-        record.update(optim.record)
-        optim = optim.optim
     name = None
     if isinstance(optim, tuple) and not isinstance(optim, optax.GradientTransformation):
         if not (len(optim) == 2 and isinstance(optim[1], str)):
@@ -177,6 +174,9 @@ def resolve_optim(
                 f"name), got {optim!r}."
             )
         optim, name = optim
+    if isinstance(optim, _Described):
+        record.update(optim.record)
+        optim = optim.optim
     described = getattr(optim, "hamax_settings", None)
     if optim is None:
         tx: Any = adamw(record["learning_rate"], weight_decay=record["weight_decay"])
@@ -186,10 +186,9 @@ def resolve_optim(
         name = name or optim.describe(epochs)
     elif isinstance(optim, optax.GradientTransformation):
         tx = optim
-        if described is not None and name is None:
+        if described is not None:
             record.update(described)
-            name = "adamw"
-        name = name or type(optim).__name__
+        name = name or ("adamw" if described is not None else type(optim).__name__)
     else:
         raise TypeError(
             "train expected `optim` to be an optax transformation (e.g. "
