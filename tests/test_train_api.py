@@ -211,10 +211,13 @@ def test_train_classifier_forwards_the_strategy_objects(tmp_path):
     kw = dict(epochs=1, batch_size=40, progress=False, hyperparams={"num_hidden": 8})
     run = T.RunDir(tmp_path, meta={"who": "me"})
     new = T.train_classifier("hn_relu_mnist", d, run=run, optim="fast", **kw)
-    with pytest.warns(DeprecationWarning, match=r"recipe -> optim"):
+    with pytest.warns(DeprecationWarning) as rec:
         old = T.train_classifier(
             "hn_relu_mnist", d, recipe="fast", out_dir=tmp_path, resume=False, **kw
         )
+    said = [str(w.message) for w in rec]
+    assert len(said) == 2 and "recipe -> optim" in said[0], said
+    assert "out_dir -> run=RunDir(out_dir)" in said[1], said
     for p, q in zip(leaves(old), leaves(new), strict=True):
         assert (p == q).all()
     meta = _checkpoint.read_meta(tmp_path / "checkpoint.eqx")
