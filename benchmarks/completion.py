@@ -43,7 +43,7 @@ def main():
         test_data={"image": x_test},
         epochs=args.epochs,
         batch_size=100,
-        learning_rate=3e-3,
+        optim=T.adamw(3e-3),
     )
     after = res.history[-1]["test_mse"]
     x = objective.complete(res.ham, {"image": jnp.asarray(x_test[:8])})

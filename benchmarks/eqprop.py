@@ -26,7 +26,14 @@ import numpy as np
 
 import hamax
 from hamax.data import load_mnist
-from hamax.training import Classification, build_classifier, standardize, train
+from hamax.training import (
+    Classification,
+    Limits,
+    adamw,
+    build_classifier,
+    standardize,
+    train,
+)
 
 
 HERE = pathlib.Path(__file__).resolve().parent
@@ -74,10 +81,10 @@ def run(args) -> None:
         test_data=test_data,
         epochs=args.epochs,
         batch_size=400,
-        learning_rate=1e-3,
+        optim=adamw(1e-3),
         seed=args.seed,
         progress=False,
-        time_limit=args.time_limit,
+        limits=Limits(time=args.time_limit),
     )
     wall = time.perf_counter() - t0
     out = pathlib.Path(args.out)

@@ -39,7 +39,7 @@ import optax
 import hamax
 from hamax import lagrangians as L, synapses as S
 from hamax.data import AUGMENTATIONS, load_cifar10
-from hamax.training import Classification, init_opt_state, make_step, train
+from hamax.training import Classification, RunDir, init_opt_state, make_step, train
 from hamax.training._classify import standardize
 
 
@@ -134,10 +134,9 @@ def main() -> None:
         test_data=test,
         epochs=args.epochs,
         batch_size=128,
-        optim=optimizer(ham, steps, args.epochs),
-        optim_name="sgd-momentum-per-layer-cosine",
+        optim=(optimizer(ham, steps, args.epochs), "sgd-momentum-per-layer-cosine"),
         transform=_augment(),
-        out_dir=pathlib.Path(args.out),
+        run=RunDir(pathlib.Path(args.out)),
     )
     print(json.dumps(res.history[-1], indent=1))
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from hamax._cli._reproduce import PAPER_100, curves_figure, machine, versions
 from hamax.data import AUGMENTATIONS, load_cifar10, load_mnist
-from hamax.training import RECIPES, train_classifier
+from hamax.training import RECIPES, Limits, RunDir, train_classifier
 from hamax.zoo import CLASSIFIERS
 
 
@@ -56,12 +56,12 @@ def main() -> None:
         args.model,
         arrays,
         epochs=epochs,
-        recipe=recipe,
+        optim=recipe,
         batch_size=recipe.batch_size,
         augment=AUGMENTATIONS["mnist"] if recipe.augment else None,
         seed=args.seed,
-        out_dir=out,
-        time_limit=None if args.time_limit is None else 60 * args.time_limit,
+        run=RunDir(out),
+        limits=Limits(time=None if args.time_limit is None else 60 * args.time_limit),
     )
     wall = time.perf_counter() - t0
     hist = res.history

@@ -57,7 +57,7 @@ def main(argv=None) -> dict:
         train_data,
         epochs=epochs,
         batch_size=100,
-        learning_rate=1e-2,
+        optim=training.adamw(1e-2),
         progress=False,
     )
     ham = result.ham

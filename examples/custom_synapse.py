@@ -103,7 +103,7 @@ def main(argv=None) -> dict:
         },
         epochs=epochs,
         batch_size=100,
-        learning_rate=3e-3,
+        optim=training.adamw(3e-3),
         progress=False,
     )
     ham = result.ham

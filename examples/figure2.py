@@ -68,7 +68,7 @@ def main(argv=None) -> dict:
             train_data,
             epochs=epochs,
             batch_size=400,
-            max_batches=50,
+            limits=training.Limits(batches=50),
             progress=False,
         )
         ham = result.ham

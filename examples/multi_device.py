@@ -61,7 +61,7 @@ def main(argv=None) -> dict:
             data,
             epochs=epochs,
             batch_size=100,  # split over the devices: a multiple of their number
-            learning_rate=3e-3,
+            optim=training.adamw(3e-3),
             hyperparams={"num_hidden": 200},
             devices=use,
             progress=False,

@@ -50,7 +50,7 @@ def main(argv=None) -> dict:
         data,
         epochs=epochs,
         batch_size=batch_size,
-        learning_rate=3e-3 if args.small else 1e-3,
+        optim=training.adamw(3e-3 if args.small else 1e-3),
         hyperparams=hyper,
         progress=False,
     )

@@ -6,6 +6,7 @@ status that says why, or a clear error naming the bad value."""
 import math
 import pathlib
 import tempfile
+import warnings
 
 import jax.numpy as jnp
 import numpy as np
@@ -102,18 +103,21 @@ def _train(counter, objective, n, kind, bad, value, to_disk, seed):
     data, hint = _data(n, kind, seed)
     out = pathlib.Path(tempfile.mkdtemp()) / "run" if to_disk else None
     try:
-        res = training.train(
-            HAM,
-            OBJECTIVES[objective],
-            data,
-            epochs=epochs,
-            batch_size=batch_size,
-            learning_rate=lr,
-            seed=seed,
-            out_dir=out,
-            progress=False,
-            max_batches=2,
-        )
+        # The old `learning_rate` keyword: the fuzz drives its validation.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            res = training.train(
+                HAM,
+                OBJECTIVES[objective],
+                data,
+                epochs=epochs,
+                batch_size=batch_size,
+                learning_rate=lr,
+                seed=seed,
+                run=None if out is None else training.RunDir(out),
+                progress=False,
+                limits=training.Limits(batches=2),
+            )
     except Exception as e:  # noqa: BLE001 - the property is about which errors
         check_clear(e, "train", "batch[", wrong_type=True)
         if bad is None and kind in ("nan", "inf", "label_high") and n >= 3:

@@ -418,4 +418,4 @@ def test_recipe_schedules():
     with pytest.raises(
         ValueError, match=r"Unknown recipe 'slow'; choose one of paper, fast"
     ):
-        T.train_classifier("hn_relu_mnist", {}, epochs=1, recipe="slow")
+        T.train_classifier("hn_relu_mnist", {}, epochs=1, optim="slow")

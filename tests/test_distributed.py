@@ -35,9 +35,10 @@ if int(n) > 1:  # from arguments, else from JAX_COORDINATOR_ADDRESS etc.
     T.initialize_distributed(*launch, heartbeat_timeout=10)
 r = T.train_classifier(
     "hn_relu_mnist", dict(np.load(os.environ["DATA"])), epochs=int(epochs),
-    batch_size=32, max_batches=4, checkpoint_every=2, progress=True,
+    batch_size=32, limits=T.Limits(batches=4), progress=True,
     seed=1,
-    hyperparams={"num_hidden": 16}, out_dir=out or None,
+    hyperparams={"num_hidden": 16},
+    run=T.RunDir(out, checkpoint_every=2) if out else None,
 )
 leaves = jax.tree.leaves(eqx.filter(r.ham, eqx.is_inexact_array))
 np.savez(f"{res}_{pid}.npz", *[np.asarray(x) for x in leaves])

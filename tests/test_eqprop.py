@@ -154,7 +154,7 @@ def test_trains_through_the_trainer():
         {"image": x, "label": y},
         epochs=3,
         batch_size=16,
-        learning_rate=3e-2,
+        optim=T.adamw(3e-2),
         progress=False,
     )
     assert res.status == "completed"

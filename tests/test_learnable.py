@@ -171,9 +171,9 @@ def test_the_trainer_reports_each_learned_beta_per_epoch(tmp_path):
         data,
         epochs=2,
         batch_size=20,
-        learning_rate=1e-2,
+        optim=T.adamw(1e-2),
         progress=False,
-        out_dir=tmp_path / "run",
+        run=T.RunDir(tmp_path / "run"),
     )
     for row in res.history:
         for k in ("image", "label"):

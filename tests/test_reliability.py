@@ -102,7 +102,7 @@ def test_sigkill_mid_epoch_then_resume_is_identical(tmp_path):
                 os.kill(os.getpid(), signal.SIGKILL)
         _checkpoint.save = save
         data = dict(np.load({str(tmp_path / "data.npz")!r}))
-        T.train_classifier("hn_relu_mnist", data, out_dir={str(tmp_path / "run")!r}, checkpoint_every=2,
+        T.train_classifier("hn_relu_mnist", data, run=T.RunDir({str(tmp_path / "run")!r}, checkpoint_every=2),
                            epochs=2, batch_size=40, hyperparams={{"num_hidden": 16}}, progress=False, seed=1)
     """
     r = run_child(code)
@@ -115,7 +115,7 @@ def test_sigkill_mid_epoch_then_resume_is_identical(tmp_path):
         from hamax import training as T
         data = dict(np.load({str(tmp_path / "data.npz")!r}))
         kw = dict(epochs=2, batch_size=40, hyperparams={{"num_hidden": 16}}, progress=False, seed=1)
-        resumed = T.train_classifier("hn_relu_mnist", data, out_dir={str(tmp_path / "run")!r}, checkpoint_every=2, **kw)
+        resumed = T.train_classifier("hn_relu_mnist", data, run=T.RunDir({str(tmp_path / "run")!r}, checkpoint_every=2), **kw)
         straight = T.train_classifier("hn_relu_mnist", data, **kw)
         same = all(np.array_equal(a, b) for a, b in zip(resumed.ham.synapses["memories"].Ws, straight.ham.synapses["memories"].Ws))
         losses = [[r["train_loss"] for r in x.history] for x in (resumed, straight)]
@@ -142,7 +142,7 @@ def test_nonfinite_loss_stops_cleanly(tmp_path):
     # before applying it, and say that no checkpoint was written yet.
     nan_optim = optax.scale(float("nan"))
     kw = dict(epochs=3, batch_size=KW["batch_size"], progress=False)
-    res = T.train(ham, objective, train, optim=nan_optim, out_dir=tmp_path, **kw)
+    res = T.train(ham, objective, train, optim=nan_optim, run=T.RunDir(tmp_path), **kw)
     assert res.status is T.TrainStatus.nonfinite
     assert res.message == "stopped: non-finite loss at epoch 1, batch 1"
     assert all(
@@ -152,12 +152,23 @@ def test_nonfinite_loss_stops_cleanly(tmp_path):
         FloatingPointError,
         match=r"the loss became non-finite at epoch 1, batch 1 \(non-finite parameters: "
         r".synapses\['memories'\].Ws\[0\], .synapses\['memories'\].Ws\[1\]\); the "
-        r"update was not applied; no checkpoint was written \(no out_dir\)",
+        r"update was not applied; no checkpoint was written \(no run directory\)",
     ):
         T.train(ham, objective, train, optim=nan_optim, on_nonfinite="raise", **kw)
     with pytest.raises(
         ValueError,
-        match=r"train expected `learning_rate` to be a finite number > 0, got nan",
+        match=r"adamw expected `learning_rate` to be a finite number > 0 or an optax "
+        r"schedule, got nan",
+    ):
+        T.train_classifier(
+            "hn_relu_mnist", data, optim=T.adamw(float("nan")), **{**KW, "epochs": 3}
+        )
+    with (
+        pytest.warns(DeprecationWarning, match=r"learning_rate -> optim"),
+        pytest.raises(
+            ValueError,
+            match=r"train expected `learning_rate` to be a finite number > 0, got nan",
+        ),
     ):
         T.train_classifier(
             "hn_relu_mnist", data, learning_rate=float("nan"), **{**KW, "epochs": 3}

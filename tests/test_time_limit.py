@@ -24,14 +24,15 @@ def small():
     return {"image": T.standardize(x, "mnist"), "label": y}
 
 
-def _train(data, out, epochs, **kw):
+def _train(data, out, epochs, time_limit=None, **kw):
     return T.train(
         three_layer_ham(jr.key(0)),
         T.Classification(dt=0.5, steps=3),
         data,
         epochs=epochs,
         batch_size=100,
-        out_dir=out,
+        run=T.RunDir(out),
+        limits=T.Limits(time=time_limit),
         progress=False,
         **kw,
     )
@@ -63,7 +64,11 @@ def test_time_limit_stops_checkpointed_and_the_same_call_continues(small, tmp_pa
 
 @pytest.mark.parametrize("bad", [0.0, -1.0, float("nan"), float("inf")])
 def test_bad_time_limit_is_refused(small, tmp_path, bad):
-    with pytest.raises(ValueError, match=r"`time_limit` to be a number of seconds > 0"):
+    with pytest.raises(
+        ValueError,
+        match=r"`time` \(train's old `time_limit`\) to be a "
+        r"number of seconds > 0",
+    ):
         _train(small, tmp_path, 1, time_limit=bad)
     assert not (tmp_path / "checkpoint.eqx").exists()
 

@@ -25,7 +25,7 @@ def _train(out, **kw):
         _data(),
         epochs=2,
         batch_size=20,
-        out_dir=out,
+        run=None if out is None else T.RunDir(out),
         progress=False,
         **kw,
     )
@@ -75,7 +75,7 @@ def test_completed_and_interrupted(tmp_path, monkeypatch):
         test_data=_data(20),
         epochs=2,
         batch_size=20,
-        out_dir=out,
+        run=None if out is None else T.RunDir(out),
         progress=False,
     )
     assert res.status is T.TrainStatus.interrupted

@@ -50,8 +50,8 @@ def test_hand_built_ham_trains_to_classify_and_reloads(mnist, tmp_path):
         test_data=test,
         epochs=2,
         batch_size=100,
-        learning_rate=3e-3,
-        out_dir=tmp_path,
+        optim=T.adamw(3e-3),
+        run=T.RunDir(tmp_path),
         progress=False,
     )
     assert res.status == "completed"
@@ -91,9 +91,9 @@ def test_completion_objective_learns_to_fill_the_bottom_half(mnist, tmp_path):
         test_data={"image": test["image"]},
         epochs=2,
         batch_size=100,
-        learning_rate=3e-3,
+        optim=T.adamw(3e-3),
         progress=False,
-        out_dir=tmp_path,
+        run=T.RunDir(tmp_path),
     )
     after = res.history[-1]["test_mse"]
     assert after < 0.6 * before["mse"], (before, res.history)
@@ -167,7 +167,7 @@ def test_joint_objective_and_custom_objective(getkey):
         {"image": np.asarray(x)},
         epochs=3,
         batch_size=4,
-        learning_rate=1e-2,
+        optim=T.adamw(1e-2),
         progress=False,
     )
     assert res.history[-1]["train_energy"] < res.history[0]["train_energy"]
@@ -204,15 +204,6 @@ def test_trainer_errors(mnist, tmp_path, getkey):
             r"batch of 1000",
         ),
         (
-            dict(learning_rate=-1e-3),
-            r"train expected `learning_rate` to be a finite "
-            r"number > 0, got -0.001",
-        ),
-        (
-            dict(max_batches=0),
-            r"train expected `max_batches` to be an int >= 1 or None",
-        ),
-        (
             dict(train_data={"image": small["image"], "label": small["label"][:10]}),
             r"train expected the arrays of `train_data` to have one length",
         ),
@@ -229,7 +220,7 @@ def test_trainer_errors(mnist, tmp_path, getkey):
             epochs=1,
             batch_size=50,
             progress=False,
-            out_dir=tmp_path / "never",
+            run=T.RunDir(tmp_path / "never"),
         )
         args.update(kw)
         with pytest.raises(ValueError, match=match):
@@ -251,7 +242,7 @@ def test_resume_with_other_settings_is_refused_and_nonfinite_stops(mnist, tmp_pa
     train, _ = mnist
     small = {k: v[:200] for k, v in train.items()}
     ham = three_layer_ham(jr.key(0))
-    kw = dict(epochs=1, batch_size=50, progress=False, out_dir=tmp_path)
+    kw = dict(epochs=1, batch_size=50, progress=False, run=T.RunDir(tmp_path))
     T.train(ham, T.Classification(steps=2), small, **kw)
     with pytest.raises(
         ValueError,
@@ -262,23 +253,22 @@ def test_resume_with_other_settings_is_refused_and_nonfinite_stops(mnist, tmp_pa
             ham,
             T.Classification(steps=2),
             small,
-            learning_rate=2e-3,
+            optim=T.adamw(2e-3),
             **{**kw, "epochs": 2},
         )
     res = T.train(
         ham,
         T.Classification(steps=2),
         small,
-        learning_rate=2e-3,
-        force_resume=True,
-        **{**kw, "epochs": 2},
+        optim=T.adamw(2e-3),
+        **{**kw, "epochs": 2, "run": T.RunDir(tmp_path, force_resume=True)},
     )
     assert [r["epoch"] for r in res.history] == [1, 2]
     # A diverging run stops with the epoch and batch and names what it kept.
     with pytest.raises(
         FloatingPointError,
         match=r"non-finite at epoch 1, batch \d.*no "
-        r"checkpoint was written \(no out_dir\)",
+        r"checkpoint was written \(no run directory\)",
     ):
         T.train(
             ham,
@@ -288,7 +278,7 @@ def test_resume_with_other_settings_is_refused_and_nonfinite_stops(mnist, tmp_pa
             batch_size=50,
             progress=False,
             on_nonfinite="raise",
-            learning_rate=1e30,
+            optim=T.adamw(1e30),
         )
 
 
@@ -311,7 +301,7 @@ def test_a_seeds_compat_ham_trains_through_the_same_loop(getkey):
         {"layer0": x, "layer1": y},
         epochs=8,
         batch_size=20,
-        learning_rate=1e-2,
+        optim=T.adamw(1e-2),
         progress=False,
     )
     assert res.history[-1]["train_loss"] < res.history[0]["train_loss"]

@@ -99,14 +99,16 @@ def test_train_classifier_learns_and_resumes_identically(tmp_path):
     kw = dict(
         epochs=2, batch_size=40, hyperparams={"num_hidden": 32}, progress=False, seed=3
     )
-    full = T.train_classifier("hn_relu_mnist", data, out_dir=tmp_path / "a", **kw)
+    full = T.train_classifier("hn_relu_mnist", data, run=T.RunDir(tmp_path / "a"), **kw)
     assert full.history[-1]["test_accuracy"] > 0.5
     assert (tmp_path / "a" / "metrics.csv").read_text().startswith("epoch,train_loss")
     # one epoch, then resume to two: the same parameters bit for bit
     T.train_classifier(
-        "hn_relu_mnist", data, out_dir=tmp_path / "b", **{**kw, "epochs": 1}
+        "hn_relu_mnist", data, run=T.RunDir(tmp_path / "b"), **{**kw, "epochs": 1}
     )
-    resumed = T.train_classifier("hn_relu_mnist", data, out_dir=tmp_path / "b", **kw)
+    resumed = T.train_classifier(
+        "hn_relu_mnist", data, run=T.RunDir(tmp_path / "b"), **kw
+    )
     assert len(resumed.history) == 2
     for a, b in zip(
         full.ham.synapses["memories"].Ws, resumed.ham.synapses["memories"].Ws

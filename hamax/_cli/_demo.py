@@ -16,7 +16,7 @@ import numpy as np
 
 from .._io._atomic import atomic_write_bytes
 from ..data import load_mnist_or_fallback
-from ..training import TrainStatus, train_classifier
+from ..training import RunDir, TrainStatus, train_classifier
 from ..zoo import CLASSIFIERS
 from ._figures import train_plots
 from ._flags import (
@@ -157,8 +157,7 @@ def run_demo(
         arrays,
         epochs=epochs,
         seed=seed,
-        out_dir=outdir / "run",
-        resume=False,
+        run=RunDir(outdir / "run", resume=False),
         progress=progress,
     )
     seconds = time.perf_counter() - t0

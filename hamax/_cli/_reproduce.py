@@ -22,7 +22,7 @@ import numpy as np
 
 from .._io._atomic import atomic_write_bytes
 from ..data import AUGMENTATIONS
-from ..training import TrainStatus, train_classifier
+from ..training import Limits, RunDir, TrainStatus, adamw, train_classifier
 from ..training._report import duration
 from ..zoo import CLASSIFIERS
 from ._figures import savefig
@@ -300,13 +300,12 @@ def run_reproduce(
             arrays,
             epochs=epochs,
             batch_size=BATCH_SIZE,
-            learning_rate=LEARNING_RATE,
+            optim=adamw(LEARNING_RATE),
             seed=seed,
-            out_dir=run,
+            run=RunDir(run),
             augment=aug,
             progress=progress,
-            max_batches=max_batches,
-            time_limit=time_limit,
+            limits=Limits(time=time_limit, batches=max_batches),
         )
         stop_if_interrupted(res.status)
         if not res.history:

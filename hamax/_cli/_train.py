@@ -10,8 +10,10 @@ import jax
 from ..data import AUGMENTATIONS
 from ..training import (
     RECIPES,
+    Limits,
     RunDir,
     TrainStatus,
+    adamw,
     initialize_distributed,
     is_writer,
     train_classifier,
@@ -155,18 +157,18 @@ def run(args: argparse.Namespace, argv: list[str] | None) -> int:
         args.model,
         arrays,
         epochs=epochs,
-        recipe=recipe,
+        optim=recipe if recipe is not None else adamw(args.lr or 1e-3),
         batch_size=args.batch_size,
-        learning_rate=args.lr or 1e-3,
         seed=args.seed,
-        out_dir=out,
-        resume=not args.no_resume,
-        force_resume=args.force_resume,
+        run=RunDir(
+            out,
+            resume=not args.no_resume,
+            force_resume=args.force_resume,
+            checkpoint_every=args.checkpoint_every,
+        ),
         progress=True,
-        max_batches=args.max_batches,
-        checkpoint_every=args.checkpoint_every,
+        limits=Limits(time=seconds(args.time_limit), batches=args.max_batches),
         augment=AUGMENTATIONS[spec.dataset] if augment else None,
-        time_limit=seconds(args.time_limit),
     )
     stop_if_interrupted(res.status)
     if res.status is TrainStatus.time_limit:

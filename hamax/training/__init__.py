@@ -41,6 +41,7 @@ from ._step import (
     init_opt_state as init_opt_state,
     make_step as make_step,
 )
+from ._strategies import Limits as Limits
 from ._trainer import TrainResult as TrainResult, train as train
 from ._zoo import (
     build_classifier as build_classifier,

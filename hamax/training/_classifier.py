@@ -1,46 +1,35 @@
 """The zoo's classifiers on the generic trainer."""
 
-import pathlib
-from collections.abc import Sequence
+import inspect
+import warnings
+from typing import Any
 
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
 
 from .._io import _checkpoint
 from ..data._augment import Augment
-from ..data._batches import num_batches
 from ._classify import STATS, standardize
-from ._recipes import RECIPES, Recipe
+from ._recipes import RECIPES
+from ._rundir import RunDir
+from ._strategies import upgrade
 from ._trainer import TrainResult, train
 from ._zoo import build_classifier, classifier_spec, zoo_objective
 
 
-# Over 80 lines: it forwards train's parameter list (issue #25 step 3 replaces
-# that list with strategy objects, leaving a thin factory call).
 def train_classifier(
     model: str,
     data: dict[str, np.ndarray],
     *,
     epochs: int,
-    batch_size: int = 400,
-    learning_rate: float = 1e-3,
-    weight_decay: float = 1e-4,
-    seed: int = 0,
     hyperparams: dict | None = None,
     augment: Augment | None = None,
-    recipe: str | Recipe | None = None,
-    out_dir: str | pathlib.Path | None = None,
-    resume: bool = True,
-    force_resume: bool = False,
-    progress: bool = True,
-    max_batches: int | None = None,
     checkpoint_steps: bool = True,
-    checkpoint_every: int | None = None,
-    on_nonfinite: str = "stop",
-    devices: Sequence[jax.Device] | None = None,
-    time_limit: float | None = None,
+    seed: int = 0,
+    run: RunDir | None = None,
+    optim: Any = None,
+    **train_kwargs: Any,
 ) -> TrainResult:
     """Train a zoo classifier: [`hamax.training.train`][] with the model's
     [`hamax.training.Classification`][] objective on standardised images.
@@ -50,76 +39,102 @@ def train_classifier(
     - `model`: a key of [`hamax.zoo.CLASSIFIERS`][].
     - `data`: uint8 arrays `x_train, y_train, x_test, y_test` (e.g. from
       [`hamax.data.load_mnist`][]).
+    - `epochs`: as for `train`.
     - `hyperparams`: passed to the zoo builder (e.g. `{"num_hidden": 500}`).
     - `augment`: an [`hamax.data.Augment`][] applied to training images.
-    - `recipe`: a [`hamax.training.Recipe`][] or a key of
-      [`hamax.training.RECIPES`][] (`"paper"`, `"fast"`): its optimiser and
-      learning-rate schedule (built for this run's `epochs`) replace
-      `learning_rate` and `weight_decay`. Batch size and augmentation stay as
-      given.
     - `checkpoint_steps`: rematerialise descent steps in the backward pass
       ([`hamax.Remat`][], default) or store them ([`hamax.BPTT`][]).
-    - the rest: as for [`hamax.training.train`][].
+    - `seed`: draws the model's parameters, and is `train`'s seed.
+    - `run`: as for `train`; the checkpoints also record the model and its
+      hyperparameters, and a run directory holding another model is refused.
+    - `optim`: as for `train`, or a key of [`hamax.training.RECIPES`][]
+      (`"paper"`, `"fast"`): a recipe's optimiser and learning-rate schedule
+      are built for this run's epochs; batch size and augmentation stay as
+      given.
+    - the rest (`batch_size`, `limits`, `progress`, `on_nonfinite`,
+      `devices`): as for [`hamax.training.train`][], passed on unchanged.
+
+    The old keywords of `train` (and `recipe`, now `optim`) still work for one
+    release, with a `DeprecationWarning`.
     """
-    spec = classifier_spec(model)
-    if isinstance(recipe, str) and recipe not in RECIPES:
-        raise ValueError(
-            f"Unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)} or pass "
-            "a hamax.training.Recipe."
+    if "recipe" in train_kwargs:
+        warnings.warn(
+            "train_classifier: the keyword recipe is deprecated and will be "
+            "removed in the next release; use recipe -> optim=.",
+            DeprecationWarning,
+            stacklevel=2,
         )
-    out = pathlib.Path(out_dir) if out_dir is not None else None
-    if out is not None and resume and (out / "checkpoint.eqx").exists():
-        saved = _checkpoint.read_meta(out / "checkpoint.eqx").get("model")
-        if saved != model:
-            raise ValueError(
-                f"{out / 'checkpoint.eqx'} holds model {saved!r}, not {model!r}; use "
-                "another out_dir."
-            )
-    ham = build_classifier(model, hyperparams, seed=seed)
-    objective = zoo_objective(model, remat=checkpoint_steps)
-    y_train, y_test = (
-        np.asarray(data[k]).astype(np.int32) for k in ("y_train", "y_test")
+        if optim is not None and train_kwargs["recipe"] is not None:
+            raise TypeError("train_classifier got `optim` and `recipe`; give one.")
+        optim = train_kwargs.pop("recipe") if optim is None else optim
+    old = {k: train_kwargs.pop(k) for k in list(train_kwargs) if k not in _TRAIN}
+    run, limits, optim = upgrade(
+        "train_classifier",
+        old,
+        run,
+        train_kwargs.pop("limits", None),
+        optim,
+        (*inspect.signature(train_classifier).parameters, *_TRAIN),
+        stacklevel=3,
     )
-    train_data = {
-        spec.image: standardize(data["x_train"], spec.dataset),
-        spec.label: y_train,
-    }
-    test_data = {
-        spec.image: standardize(data["x_test"], spec.dataset),
-        spec.label: y_test,
-    }
+    spec = classifier_spec(model)
+    if isinstance(optim, str):
+        if optim not in RECIPES:
+            raise ValueError(
+                f"Unknown recipe {optim!r}; choose one of {', '.join(RECIPES)} or "
+                "pass a hamax.training.Recipe."
+            )
+        optim = RECIPES[optim]
+    if run is not None:
+        run = _with_model(run, model, hyperparams)
+    ham = build_classifier(model, hyperparams, seed=seed)
+    train_data, test_data = (
+        {
+            spec.image: standardize(data[f"x_{split}"], spec.dataset),
+            spec.label: np.asarray(data[f"y_{split}"]).astype(np.int32),
+        }
+        for split in ("train", "test")
+    )
     transform = (
         None if augment is None else _Augmented(augment, spec.image, spec.dataset)
     )
-    optim = optim_name = None
-    if recipe is not None:
-        rec = RECIPES[recipe] if isinstance(recipe, str) else recipe
-        steps = num_batches(len(y_train), batch_size)
-        steps = steps if max_batches is None else min(steps, max_batches)
-        optim, optim_name = rec.optimizer(steps, epochs), rec.describe(epochs)
     return train(
         ham,
-        objective,
+        zoo_objective(model, remat=checkpoint_steps),
         train_data,
         test_data=test_data,
         epochs=epochs,
         optim=optim,
-        optim_name=optim_name,
-        batch_size=batch_size,
-        learning_rate=learning_rate,
-        weight_decay=weight_decay,
         seed=seed,
         transform=transform,
-        out_dir=out_dir,
-        resume=resume,
-        force_resume=force_resume,
-        progress=progress,
-        max_batches=max_batches,
-        checkpoint_every=checkpoint_every,
-        on_nonfinite=on_nonfinite,
-        devices=devices,
-        time_limit=time_limit,
-        meta={"model": model, "hyperparams": hyperparams or {}},
+        run=run,
+        limits=limits,
+        **train_kwargs,
+    )
+
+
+# What train takes besides what train_classifier builds (for the did-you-mean).
+_TRAIN = ("batch_size", "limits", "progress", "on_nonfinite", "devices")
+
+
+def _with_model(run: RunDir, model: str, hyperparams: dict | None) -> RunDir:
+    """`run` with the model in its metadata; refused when its checkpoint holds
+    another model."""
+    if not isinstance(run, RunDir):
+        return run  # train says what is wrong with it
+    if run.resume and run.checkpoint.exists():
+        saved = _checkpoint.read_meta(run.checkpoint).get("model")
+        if saved != model:
+            raise ValueError(
+                f"{run.checkpoint} holds model {saved!r}, not {model!r}; use "
+                "another run directory."
+            )
+    return RunDir(
+        run.path,
+        resume=run.resume,
+        force_resume=run.force_resume,
+        checkpoint_every=run.checkpoint_every,
+        meta={**run.meta, "model": model, "hyperparams": hyperparams or {}},
     )
 
 

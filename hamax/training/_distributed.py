@@ -122,7 +122,8 @@ def initialize_distributed(
         ```python
         # on each of two hosts, with its own process id:
         hamax.training.initialize_distributed("host0:1234", 2, process_id)
-        hamax.training.train(ham, objective, data, epochs=10, out_dir="/shared/run")
+        run = hamax.training.RunDir("/shared/run")
+        hamax.training.train(ham, objective, data, epochs=10, run=run)
         ```
     """
     for name, t in (("initialization_timeout", initialization_timeout),) + (

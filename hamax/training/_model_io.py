@@ -18,7 +18,7 @@ def _resolve(path: str | pathlib.Path) -> pathlib.Path:
         raise FileNotFoundError(
             f"{p} is a directory without a model (no model.eqx or checkpoint.eqx); "
             "give the run directory that `hamax train` (or hamax.training.train with "
-            "out_dir=) wrote, or the .eqx file itself."
+            "run=RunDir(...)) wrote, or the .eqx file itself."
         )
     if not p.exists():
         raise FileNotFoundError(

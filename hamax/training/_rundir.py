@@ -9,6 +9,8 @@ import warnings
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
+
 from .._io._atomic import atomic_write_bytes, clean_stale_tmp
 
 
@@ -41,9 +43,20 @@ class RunDir:
     taken over with a warning. Acquiring also checks that the directory is
     writable and removes temporary files left by writes that were killed.
 
+    It is also how [`hamax.training.train`][] is told where and how to write
+    (its `run` argument).
+
     **Arguments:**
 
     - `path`: the directory (created when needed).
+    - `resume`: for `train`: continue the checkpoint in the directory if there
+      is one (else start over).
+    - `force_resume`: for `train`: resume even when the saved settings differ
+      from the given ones (otherwise refused, listing the differences).
+    - `checkpoint_every`: for `train`: also checkpoint every this many batches
+      (a run killed mid-epoch resumes at the next batch with identical
+      results); None: at the end of each epoch only.
+    - `meta`: for `train`: extra JSON metadata stored in the checkpoints.
 
     !!! example
 
@@ -56,9 +69,45 @@ class RunDir:
         ```
     """
 
-    def __init__(self, path: str | pathlib.Path):
+    def __init__(
+        self,
+        path: str | pathlib.Path,
+        *,
+        resume: bool = True,
+        force_resume: bool = False,
+        checkpoint_every: int | None = None,
+        meta: dict | None = None,
+    ):
+        if not isinstance(path, str | os.PathLike):
+            raise TypeError(
+                f"RunDir expected `path` to be a str or a path, got {path!r}."
+            )
+        for name, v in (("resume", resume), ("force_resume", force_resume)):
+            if not isinstance(v, bool):
+                raise TypeError(f"RunDir expected `{name}` to be a bool, got {v!r}.")
+        c = checkpoint_every
+        if c is not None and (
+            isinstance(c, bool) or not isinstance(c, int | np.integer) or c < 1
+        ):
+            raise ValueError(
+                "RunDir expected `checkpoint_every` to be an int >= 1 or None, got "
+                f"{c!r}."
+            )
+        if meta is not None and not isinstance(meta, dict):
+            raise TypeError(
+                f"RunDir expected `meta` to be a dict or None, got {meta!r}."
+            )
         self.path = pathlib.Path(path).expanduser()
+        self.resume, self.force_resume = resume, force_resume
+        self.checkpoint_every, self.meta = checkpoint_every, dict(meta or {})
         self._fd: int | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"RunDir({str(self.path)!r}, resume={self.resume}, force_resume="
+            f"{self.force_resume}, checkpoint_every={self.checkpoint_every}, "
+            f"meta={self.meta})"
+        )
 
     # One documented property per file of the run (same shape each): a table of
     # names would hide them from the API docs and from type checkers.

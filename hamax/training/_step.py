@@ -1,4 +1,5 @@
 import dataclasses
+import math
 import warnings
 from typing import Any
 
@@ -22,8 +23,30 @@ def adamw(
     weight_decay: float = 1e-4,
 ) -> optax.GradientTransformation:
     """The paper's optimiser (Appendix A): AdamW(1e-3, b1=0.9, b2=0.99, wd=1e-4);
-    `learning_rate` may be an optax schedule."""
-    return optax.adamw(learning_rate, b1=b1, b2=b2, weight_decay=weight_decay)
+    `learning_rate` may be an optax schedule.
+
+    With a constant rate it carries its settings, which
+    [`hamax.training.train`][] records for a resume to compare."""
+    if not callable(learning_rate) and not (
+        isinstance(learning_rate, int | float)
+        and math.isfinite(learning_rate)
+        and learning_rate > 0
+    ):
+        raise ValueError(
+            "adamw expected `learning_rate` to be a finite number > 0 or an optax "
+            f"schedule, got {learning_rate!r}."
+        )
+    tx = optax.adamw(learning_rate, b1=b1, b2=b2, weight_decay=weight_decay)
+    if callable(learning_rate) or (b1, b2) != (0.9, 0.99):
+        return tx
+    out = _AdamW(tx.init, tx.update)
+    out.hamax_settings = {"learning_rate": learning_rate, "weight_decay": weight_decay}
+    return out
+
+
+class _AdamW(optax.GradientTransformationExtraArgs):
+    """`optax.adamw` that knows its learning rate and weight decay (an instance
+    attribute: the tuple and its fields are optax's)."""
 
 
 def init_opt_state(ham: Any, optim: optax.GradientTransformation):

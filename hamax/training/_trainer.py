@@ -1,6 +1,7 @@
 """The training loop for any HAM and any objective: epochs, checkpoints, metrics."""
 
 import dataclasses
+import inspect
 import pathlib
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -10,7 +11,6 @@ import equinox as eqx
 import jax
 import jax.random as jr
 import numpy as np
-import optax
 
 from .._ham import HAM
 from .._io import _checkpoint
@@ -26,8 +26,9 @@ from ._parallel import data_parallel
 from ._report import describe, epoch_line, out_of_time, say, write_metrics
 from ._rundir import RunDir
 from ._status import TrainStatus
-from ._step import adamw, init_opt_state
-from ._validate import check_args
+from ._step import init_opt_state
+from ._strategies import Limits, resolve_optim, upgrade
+from ._validate import check_args, check_strategies
 
 
 @dataclasses.dataclass
@@ -38,7 +39,7 @@ class TrainResult:
 
     - `ham`: the trained model (the last good parameters).
     - `history`: one dict of metrics per finished epoch.
-    - `checkpoint`: the training checkpoint (None without `out_dir`).
+    - `checkpoint`: the training checkpoint (None without a `run` directory).
     - `status`: a [`hamax.training.TrainStatus`][]: `completed`, or why
       training stopped (`time_limit`, `nonfinite`, `interrupted`).
     - `opt_state`: the optimiser state.
@@ -56,8 +57,6 @@ class TrainResult:
 
 # Over 80 lines: the docstring is a third of it, and the epoch loop shares the
 # resume state, the run directory and the status with the set-up around it.
-# Issue #25 step 3 (strategy objects for the optimiser, the run directory and
-# the limits) is what splits it; until then it stays one readable function.
 def train(
     ham: Any,
     objective: AbstractObjective,
@@ -66,32 +65,25 @@ def train(
     test_data: Mapping[str, np.ndarray] | None = None,
     epochs: int,
     batch_size: int = 400,
-    optim: optax.GradientTransformation | None = None,
-    optim_name: str | None = None,
-    learning_rate: float = 1e-3,
-    weight_decay: float = 1e-4,
+    optim: Any = None,
     seed: int = 0,
     transform: Callable | None = None,
-    out_dir: str | pathlib.Path | None = None,
-    resume: bool = True,
-    force_resume: bool = False,
+    run: RunDir | None = None,
+    limits: Limits | None = None,
     progress: bool = True,
-    max_batches: int | None = None,
-    checkpoint_every: int | None = None,
     on_nonfinite: str = "stop",
     devices: Sequence[jax.Device] | None = None,
-    meta: dict | None = None,
-    time_limit: float | None = None,
+    **deprecated: Any,
 ) -> TrainResult:
     """Train any HAM on any objective by backpropagation through its dynamics.
 
     Each epoch shuffles the training set (a generator seeded by `(seed, epoch)`,
     so a resumed run sees the same batches), takes one
     [`hamax.training.make_step`][] per batch, evaluates on `test_data`, and, with
-    `out_dir`, appends to `metrics.json` / `metrics.csv` and writes
+    a `run` directory, appends to `metrics.json` / `metrics.csv` and writes
     `checkpoint.eqx` (training state, to resume) and `model.eqx` (the model with
     its architecture as data, for [`hamax.load_model`][]) atomically. The run
-    directory is locked while training ([`hamax.training.RunDir`][]).
+    directory is locked while training.
 
     **Arguments:**
 
@@ -102,49 +94,49 @@ def train(
     - `train_data`, `test_data`: dicts of arrays with the same leading length,
       keyed as the objective reads them (e.g. `{"image": x, "label": y}`).
     - `epochs`: total number of epochs (a target: a resumed run continues to it).
-    - `batch_size`; `optim` (default [`hamax.training.adamw`][]`(learning_rate,
-      weight_decay=weight_decay)`, the paper's); `optim_name` describes a
-      given `optim` for the resume check (an optax transformation does not say
-      its own settings).
+    - `batch_size`: examples per step.
+    - `optim`: the optimiser: an optax transformation (default
+      [`hamax.training.adamw`][]`()`, the paper's), a
+      [`hamax.training.Recipe`][] (its optimiser and schedule, built for this
+      run's epochs and batches), or a `(transformation, name)` pair whose name
+      the resume check compares (an optax transformation does not say its own
+      settings; `adamw` with a constant rate does).
+    - `seed`: the batch order of each epoch and the steps' random keys.
     - `transform`: `transform(batch, key) -> batch` applied to each training
       batch (e.g. a [`hamax.data.Augment`][]); it is traced once under
       `jax.jit`, so it must be a JAX function of the batch arrays.
-    - `out_dir`: the run directory; `resume` continues a checkpoint there;
-      a resume whose settings differ from the saved ones is refused unless
-      `force_resume`.
-    - `max_batches`: cap on batches per epoch; `checkpoint_every`: also
-      checkpoint every this many batches (a run killed mid-epoch resumes at the
-      next batch with identical results).
+    - `run`: a [`hamax.training.RunDir`][]: where to checkpoint, whether to
+      resume and how often to checkpoint; None: nothing is written.
+    - `limits`: a [`hamax.training.Limits`][]: wall time of this call and
+      batches per epoch; None: no limit.
+    - `progress`: print a line per epoch (and a progress bar).
     - `on_nonfinite`: `"stop"` (return, keeping the last good state, with
       `status` naming the epoch and batch) or `"raise"` (`FloatingPointError`);
       also what a failed [`hamax.Implicit`][] solve without a fallback does
       (status `nonfinite`; the message says the implicit solve failed).
     - `devices`: data-parallel over these devices (default all; `batch_size`
       must divide evenly).
-    - `meta`: extra JSON metadata stored in the checkpoints.
-    - `time_limit`: seconds of wall time this call may take: an epoch starts
-      only if, at the mean time of this call's epochs after its first (which
-      compiles), it ends within the limit; the first epoch always runs. The run
-      stops with a checkpoint and `status` saying so; call again to continue
-      (e.g. a job with a wall-clock allocation).
+
+    `progress`, `on_nonfinite` and `devices` have no strategy object of their
+    own: each is one independent choice, so they stay plain parameters.
+
+    The old keywords `out_dir`, `resume`, `force_resume`, `checkpoint_every`,
+    `meta`, `time_limit`, `max_batches`, `optim_name`, `learning_rate` and
+    `weight_decay` still work for one release, with a `DeprecationWarning`
+    naming the new spelling.
     """
+    run, limits, optim = upgrade(
+        "train", deprecated, run, limits, optim, _PARAMETERS, stacklevel=3
+    )
     train_data = {k: np.asarray(v) for k, v in train_data.items()}
     test_data = (
         None if test_data is None else {k: np.asarray(v) for k, v in test_data.items()}
     )
     n = check_args(
-        objective,
-        ham,
-        train_data,
-        test_data,
-        epochs,
-        batch_size,
-        learning_rate,
-        max_batches,
-        checkpoint_every,
-        on_nonfinite,
-        time_limit,
+        objective, ham, train_data, test_data, epochs, batch_size, on_nonfinite
     )
+    run, limits = check_strategies(run, limits)
+    max_batches, time_limit = limits.batches, limits.time
     batch_sharding, replicated = data_parallel(devices)
     ndev = len(batch_sharding.mesh.devices.flat)
     if batch_size % ndev:
@@ -152,20 +144,21 @@ def train(
             f"train splits each batch over {ndev} devices, so batch_size must be a "
             f"multiple of {ndev}; got {batch_size}."
         )
-    optimizer = optim_name or ("adamw" if optim is None else type(optim).__name__)
-    optim = adamw(learning_rate, weight_decay=weight_decay) if optim is None else optim
+    nb = num_batches(n, batch_size)
+    nb = nb if max_batches is None else min(nb, max_batches)
+    optim, record = resolve_optim(optim, nb, epochs)
     opt_state = init_opt_state(ham, optim)
     settings = {
         "objective": objective_to_json(objective),
         "batch_size": batch_size,
-        "learning_rate": learning_rate,
-        "weight_decay": weight_decay,
+        "learning_rate": record["learning_rate"],
+        "weight_decay": record["weight_decay"],
         "seed": seed,
         "max_batches": max_batches,
-        "optimizer": optimizer,
+        "optimizer": record["optimizer"],
         "transform": describe(transform),
     }
-    run = RunDir(out_dir) if out_dir is not None else None
+    meta = run.meta if run is not None else {}
     state = EpochState()
     history: list[dict] = []
     start = 0
@@ -174,18 +167,20 @@ def train(
     try:
         # Every process must resume alike and run as many steps (or all hang).
         same = {**settings, "epochs": epochs, "examples": n}
-        resumable = dist.agree_on_checkpoint(run, same, resume=resume)
+        resumable = dist.agree_on_checkpoint(
+            run, same, resume=run is not None and run.resume
+        )
         if run is not None and resumable is not None:
             # Settings first: a different optimiser also changes the state's
             # structure, and the difference is what the user needs to see.
             saved = _checkpoint.read_meta(run.checkpoint)
-            run.check_settings(saved.get("settings", settings), settings, force_resume)
+            run.check_settings(
+                saved.get("settings", settings), settings, run.force_resume
+            )
             (ham, opt_state), saved = _checkpoint.load(run.checkpoint, (ham, opt_state))
             start, history = saved["epoch"], saved["history"]
             state = EpochState.from_json(saved.get("batch", 0), saved.get("partial"))
         ham, opt_state = eqx.filter_shard((ham, opt_state), replicated)
-        nb = num_batches(n, batch_size)
-        nb = nb if max_batches is None else min(nb, max_batches)
         spec = _spec_of(ham)
         status, message = TrainStatus.completed, "completed"
 
@@ -193,7 +188,7 @@ def train(
             if run is None or not dist.is_writer():
                 return
             info = {
-                **(meta or {}),
+                **meta,
                 "epoch": epoch_done,
                 "batch": st.batch,
                 "partial": st.to_json(),
@@ -206,7 +201,8 @@ def train(
         jitted_transform = None if transform is None else jax.jit(transform)
         walls = [time.perf_counter()]  # the start, then the end of each epoch
         if start >= epochs and progress:
-            say(f"train: {out_dir} is at epoch {start} of {epochs}: nothing to train.")
+            where = run.path if run else None
+            say(f"train: {where} is at epoch {start} of {epochs}: nothing to train.")
         for epoch in range(start, epochs):
             if dist.agree_to_stop(out_of_time(time_limit, walls, time.perf_counter())):
                 status = TrainStatus.time_limit
@@ -231,7 +227,7 @@ def train(
                 state=state if epoch == start else EpochState(),
                 sharding=batch_sharding,
                 progress=progress,
-                checkpoint_every=checkpoint_every,
+                checkpoint_every=run.checkpoint_every if run else None,
                 save=lambda st, h, o, epoch=epoch: save(epoch, st, h, o),
             )
             ham, opt_state, st = out.ham, out.opt_state, out.state
@@ -289,7 +285,7 @@ def train(
             save(epoch + 1, EpochState(), ham, opt_state)
             if run is not None and dist.is_writer():
                 model_meta = {
-                    **(meta or {}),
+                    **meta,
                     "epoch": epoch + 1,
                     "objective": settings["objective"],
                 }
@@ -314,15 +310,18 @@ def train(
             ham, history, checkpoint, TrainStatus.interrupted, opt_state, message
         )
     except jax.errors.JaxRuntimeError as e:
-        dist.raise_lost_peer(e, out_dir)
+        dist.raise_lost_peer(e, run.path if run else None)
     finally:
         if run is not None:
             run.release()
 
 
+_PARAMETERS = tuple(inspect.signature(train).parameters)[:-1]
+
+
 def _last_good(run, history, start, st) -> str:
     if run is None:
-        return "no checkpoint was written (no out_dir)"
+        return "no checkpoint was written (no run directory)"
     if run.checkpoint.exists():
         return f"{run.checkpoint} holds the last good state"
     return "no checkpoint was written yet"

@@ -6,21 +6,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._objectives import AbstractObjective, as_core
+from ._rundir import RunDir
+from ._strategies import Limits
 
 
-def check_args(
-    objective,
-    ham,
-    train,
-    test,
-    epochs,
-    batch_size,
-    lr,
-    max_batches,
-    checkpoint_every,
-    on_nonfinite,
-    time_limit=None,
-) -> int:
+def check_args(objective, ham, train, test, epochs, batch_size, on_nonfinite) -> int:
     if not isinstance(objective, AbstractObjective):
         raise ValueError(
             "train expected `objective` to be a hamax.training objective (e.g. "
@@ -31,30 +21,6 @@ def check_args(
             raise ValueError(
                 f"train expected `{name}` to be an int >= {lo}, got {v!r}."
             )
-    for name, v in (
-        ("max_batches", max_batches),
-        ("checkpoint_every", checkpoint_every),
-    ):
-        if v is not None and (
-            isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1
-        ):
-            raise ValueError(
-                f"train expected `{name}` to be an int >= 1 or None, got {v!r}."
-            )
-    if not (isinstance(lr, int | float) and np.isfinite(lr) and lr > 0):
-        raise ValueError(
-            f"train expected `learning_rate` to be a finite number > 0, got {lr!r}."
-        )
-    if time_limit is not None and not (
-        isinstance(time_limit, int | float)
-        and not isinstance(time_limit, bool)
-        and np.isfinite(time_limit)
-        and time_limit > 0
-    ):
-        raise ValueError(
-            "train expected `time_limit` to be a number of seconds > 0 or None, "
-            f"got {time_limit!r}."
-        )
     if on_nonfinite not in ("stop", "raise"):
         raise ValueError(
             "train expected `on_nonfinite` to be 'stop' or 'raise', got "
@@ -132,3 +98,23 @@ def check_labels(ham, split, name, labels) -> None:
             f"train expected {split}[{name!r}] to be 1-D labels, got shape "
             f"{labels.shape}."
         )
+
+
+def check_strategies(run, limits) -> tuple:
+    """`run` and `limits` as `train` uses them (`limits` never None).
+
+    **Raises:** `TypeError` naming the object to give instead.
+    """
+    if run is not None and not isinstance(run, RunDir):
+        raise TypeError(
+            "train expected `run` to be a hamax.training.RunDir or None, got "
+            f"{run!r}; e.g. run=RunDir({str(run)!r})."
+        )
+    if limits is None:
+        limits = Limits()
+    if not isinstance(limits, Limits):
+        raise TypeError(
+            "train expected `limits` to be a hamax.training.Limits or None, got "
+            f"{limits!r}; e.g. limits=Limits(time=3600, batches=100)."
+        )
+    return run, limits
