@@ -58,7 +58,7 @@ def main() -> None:
         epochs=epochs,
         optim=recipe,
         batch_size=recipe.batch_size,
-        augment=AUGMENTATIONS["mnist"] if recipe.augment else None,
+        augment=AUGMENTATIONS[dataset] if recipe.augment else None,
         seed=args.seed,
         run=RunDir(out),
         limits=Limits(time=None if args.time_limit is None else 60 * args.time_limit),
