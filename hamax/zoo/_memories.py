@@ -108,6 +108,8 @@ def _check_separation(separation: Any) -> Callable[[Array], Scalar]:
     return separation
 
 
+# Over 80 lines: the docstring is half of it; the rest checks every argument
+# before building (each check with its own message) and then builds once.
 def make_dense_am(
     dim: int | None = None,
     *,
@@ -147,8 +149,9 @@ def make_dense_am(
       state to be the pattern itself). When given, no `key` is needed.
     - `separation`: the hidden Lagrangian $F$, any
       [`hamax.lagrangians.AbstractLagrangian`][] (e.g. `RePU(3.0)`,
-      `Softmax(1.0)`, `Exp(0.05)`) or convex scalar function. Default
-      `Softmax(1.0)`.
+      `Softmax(1.0)`, `Exp(0.05)`, `Sparsemax()`), a convex scalar function,
+      or a separation function such as `LogSumReLU()` (not convex; the descent
+      needs only the visible layer's Lagrangian to be). Default `Softmax(1.0)`.
     - `num_memories`: how many random ±1 memories to draw when `memories` is
       not given (needs `key`).
     - `beta`: shorthand for `separation=Softmax(beta)` (kept for backward
