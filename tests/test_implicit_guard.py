@@ -133,7 +133,7 @@ def test_train_stops_naming_epoch_and_batch():
         FloatingPointError,
         match=r"train: the implicit adjoint's linear solve failed at epoch 1, batch 1 "
         r"\(4 of 4 examples\); the update was not applied; no checkpoint was written "
-        r"\(no out_dir\)\. Pass hamax.Implicit\(fallback=hamax.Remat\(\)\)",
+        r"\(no run directory\)\. Pass hamax.Implicit\(fallback=hamax.Remat\(\)\)",
     ):
         T.train(ham, objective(hamax.Implicit(WEAK)), on_nonfinite="raise", **kw)
 
