@@ -15,8 +15,10 @@ score the ten images as benchmarks/figure2.py does:
     python benchmarks/figure2_runs.py --data ../shared/data/mnist.npz \
         RUN_DIR [RUN_DIR ...] --out bench-results/figure2_runs
 
-Writes `results.json` and one `seed<k>.png` per run and seed (the paper's way
-of showing the images: tanh activations, colour scaled per image, colour bar).
+Writes `results.json` and, per run and seed, what `hamax retrieve` writes:
+`<run>/seed<k>/retrieved.png` (the energy curves and the images the paper's
+way: tanh activations, colour scaled per image, colour bar) and
+`retrieved.npz`.
 """
 
 import argparse
@@ -24,7 +26,6 @@ import json
 import pathlib
 import sys
 
-import jax.random as jr
 import numpy as np
 
 
@@ -33,42 +34,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).parent))
 import figure2  # noqa: E402
 
 import hamax  # noqa: E402
-from hamax.memory import recall_labels  # noqa: E402
-
-
-def retrieve(ham, *, seed, beta_scale, amplitude, noise, steps, dt):
-    """The ten retrieved images (tanh activations) and their energy curves."""
-    imgs, energies = recall_labels(
-        ham,
-        list(range(10)),
-        amplitude=amplitude,
-        noise=noise,
-        beta_scale=beta_scale,
-        dt=dt,
-        steps=steps,
-        key=jr.key(seed),
-    )
-    return np.asarray(imgs, np.float32), np.asarray(energies)
-
-
-def show(images, labels, path: pathlib.Path, title: str) -> None:
-    """The paper's display: each image on its own colour scale, with a bar."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(images), figsize=(1.6 * len(images), 1.9))
-    for ax, img, lab in zip(axes, images, labels):
-        im = ax.imshow(img.reshape(28, 28), cmap="viridis")
-        ax.set_title(f"label {lab}", fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03).ax.tick_params(labelsize=5)
-    fig.suptitle(title, fontsize=8)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(fig)
+from hamax._cli._figures import retrieval_with_energies, rising_labels  # noqa: E402
 
 
 def load_or_fit_scorer(cache: str | None, x, y):
@@ -109,9 +75,14 @@ def main(argv=None) -> list[dict]:
     for run in args.runs:
         ham = hamax.load_model(run)
         learned = hamax.learned_values(ham)
+        name = pathlib.Path(run).name
         for seed in args.seeds:
-            imgs, energies = retrieve(
+            # What `hamax retrieve` does: the same recall, figure and npz.
+            where = out / name / f"seed{seed}"
+            ret = retrieval_with_energies(
                 ham,
+                None,
+                where,
                 seed=seed,
                 beta_scale=args.beta_scale,
                 amplitude=args.amplitude,
@@ -119,12 +90,14 @@ def main(argv=None) -> list[dict]:
                 steps=args.steps,
                 dt=args.dt,
             )
-            s = figure2.score(imgs, np.arange(10), scorer, x[:held], y[:held])
+            with np.load(where / "retrieved.npz") as f:
+                imgs = f["images"]
+            s = figure2.score(imgs, ret.labels, scorer, x[:held], y[:held])
             row = {
                 "run": str(run),
                 "seed": seed,
                 **s,
-                "energy_rose": bool(np.any(np.diff(energies, axis=1) > 1e-3)),
+                "energy_rose": bool(rising_labels(ret.labels, ret.energies)),
                 "learned": learned,
                 "recipe": {
                     k: getattr(args, k)
@@ -132,14 +105,6 @@ def main(argv=None) -> list[dict]:
                 },
             }
             rows.append(row)
-            name = pathlib.Path(run).name
-            show(
-                imgs,
-                range(10),
-                out / name / f"seed{seed}.png",
-                f"{name}, seed {seed}: {s['a_correct']}/10 recognised, closest-digit "
-                f"corr. {s['b_closest_corr']:.2f}",
-            )
             print(
                 f"{name} seed {seed}: (a) {s['a_correct']}/10  (b) "
                 f"{s['b_closest_corr']:.3f}  (c) [{s['c_min']:.3f}, {s['c_max']:.3f}]",
