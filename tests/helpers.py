@@ -1,6 +1,8 @@
 """Shared test helpers: references, registries and a tiny model."""
 
+import importlib.util
 import inspect
+import pathlib
 
 import jax
 import jax.numpy as jnp
@@ -189,3 +191,14 @@ def _synapse_cases():
 
 
 SYNAPSE_CASES = _synapse_cases()
+
+
+def load_benchmark(name: str):
+    """`benchmarks/<name>.py` imported as a module (the benchmarks are scripts,
+    not a package), so a test can run a small version of one."""
+    path = pathlib.Path(__file__).parent.parent / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

@@ -8,7 +8,6 @@ trained on train[:20000].
 """
 
 import argparse
-import importlib.util
 import pathlib
 
 import jax.numpy as jnp
@@ -18,25 +17,17 @@ import pytest
 
 import hamax
 
+from .helpers import load_benchmark
+
 
 ROOT = pathlib.Path(__file__).parent.parent
 DATA = ROOT.parent / "shared" / "data" / "mnist.npz"
 
 
-def _figure2():
-    spec = importlib.util.spec_from_file_location(
-        "figure2", ROOT / "benchmarks" / "figure2.py"
-    )
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 @pytest.mark.slow
 @pytest.mark.skipif(not DATA.exists(), reason="needs ../shared/data/mnist.npz")
 def test_figure2_recall_is_sharp_and_recognisable():
-    fig2 = _figure2()
+    fig2 = load_benchmark("figure2")
     with np.load(DATA) as f:
         x, y = f["x_train"], f["y_train"].astype(np.int32)
     scorer = fig2.fit_scorer(x[:20000], y[:20000], epochs=1)

@@ -1,7 +1,6 @@
 """The retrieval benchmark (issue #24 item 2): its helpers in hamax.memory against
 hand-computed values, and the script's core on a tiny N of the real MNIST."""
 
-import importlib.util
 import pathlib
 
 import jax
@@ -20,19 +19,11 @@ from hamax.memory import (
     squared_errors,
 )
 
+from .helpers import load_benchmark
+
 
 ROOT = pathlib.Path(__file__).parent.parent
 DATA = ROOT.parent / "shared" / "data"
-
-
-def _bench():
-    spec = importlib.util.spec_from_file_location(
-        "retrieval", ROOT / "benchmarks" / "retrieval.py"
-    )
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def test_scoring_against_hand_values():
@@ -135,7 +126,7 @@ def test_errors(call, match):
 
 
 def test_benchmark_core_on_tiny_mnist(monkeypatch):
-    bench = _bench()
+    bench = load_benchmark("retrieval")
     images = bench.load(DATA, "mnist")[:500]
     cfg = bench.parse(["--data", str(DATA), "--quick"])
     cfg.Ns, cfg.strength_n, cfg.draws, cfg.queries, cfg.steps = [10], 0, 1, 6, 2
