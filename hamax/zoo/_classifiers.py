@@ -63,10 +63,13 @@ def make_hn(
     `Softmax(beta=hamax.learnable(1.0))` to train it too). `init_std` is the
     standard deviation of the initial memories (the synapse's default if None).
     """
-    beta = learnable(1.0, dtype=dtype) if trainable_betas else 1.0
+
+    def beta():  # one parameter per layer (not one leaf shared by two layers)
+        return learnable(1.0, dtype=dtype) if trainable_betas else 1.0
+
     neurons = {
-        "image": NeuronLayer(Tanh(beta), image_shape),
-        "label": NeuronLayer(Softmax(beta), num_labels),
+        "image": NeuronLayer(Tanh(beta()), image_shape),
+        "label": NeuronLayer(Softmax(beta()), num_labels),
     }
     synapses = {
         "memories": DenseHiddenSynapse(
