@@ -75,7 +75,7 @@ def check_hyperparameter(
     """Raise `ValueError` unless every element of a concrete `value` is finite
     and above `low` (or at least `low` when not `strict`). For a
     [`hamax.Learnable`][], its bound must satisfy the same condition (so no
-    optimiser step can leave the range) and its initial value is checked."""
+    optimiser step can leave the range) and its bounded value is checked."""
     if isinstance(value, Learnable):
         lower = value.lower
         if lower is None or not (lower > low if strict else lower >= low):
