@@ -256,7 +256,7 @@ def test_eval_and_retrieve_accept_the_run_dir_or_a_file(run_dir, small_npz, caps
     assert main([*argv, "3", "--dt", "1e30", "--out", str(r.parent / "nan")]) == 1
     err = capsys.readouterr().err
     assert err.startswith(
-        "hamax retrieve: error: The state or energy became non-finite (NaN or inf) "
+        "hamax retrieve: error: nonfinite: The state or energy became non-finite (NaN or inf) "
         "during descent; reduce dt"
     ), err
     assert "Traceback" not in err and "-----" not in err

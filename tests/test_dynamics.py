@@ -188,7 +188,9 @@ def test_unstable_descent_is_reported_by_default(getkey):
     untracked = hamax.Monitor(track=False)
     sol = hamax.descend(system, x, dt=10.0, steps=15, check_monotone=untracked)
     assert sol.result == hamax.RESULTS.successful and sol.energy is None
-    with pytest.raises(Exception, match=r"^The energy increased during descent"):
+    with pytest.raises(
+        Exception, match=r"^energy_increased: The energy increased during descent"
+    ):
         hamax.descend(system, x, dt=10.0, steps=15, check_monotone=True)
     with pytest.raises(ValueError, match="monotone=True with track=False"):
         hamax.Monitor(monotone=True, track=False)
@@ -398,3 +400,37 @@ def test_implicit_requires_stop(getkey):
         r"hamax.Implicit\(\), got 'adjoint'",
     ):
         hamax.descend(ham, ham.init_states(), steps=3, adjoint="adjoint")
+
+
+def test_results_and_solution_print_readably():
+    # RESULTS members print their name (and their meaning), under the public path.
+    assert repr(hamax.RESULTS.successful) == "hamax.RESULTS<successful>"
+    assert repr(hamax.RESULTS.nonfinite).startswith("hamax.RESULTS<nonfinite: ")
+    ham = _tiny_ham_for_repr()
+    sol = hamax.descend(ham, ham.init_states(), dt=0.1, steps=3)
+    r = repr(sol)
+    assert r.startswith("Solution(result=successful, num_steps=3, energy=")
+    assert "states={'a': f64[4], 'b': f64[3]})" in r and "\n" not in r
+    bad = hamax.descend(ham, ham.init_states(), dt=1e30, steps=3, throw=False)
+    rb = repr(bad)
+    assert "result=unstable" in rb and rb.endswith(", failed_step=2)"), rb
+    # Under vmap the fields are batched: the repr still prints, with shapes.
+    xs = jax.vmap(lambda _: ham.init_states())(jnp.arange(2))
+    vsol = jax.vmap(lambda x: hamax.descend(ham, x, dt=0.1, steps=2))(xs)
+    assert repr(vsol).startswith("Solution(result=?, num_steps=")
+    assert "states={'a': f64[2,4], 'b': f64[2,3]}" in repr(vsol)
+
+
+def _tiny_ham_for_repr():
+    from hamax.lagrangians import Softmax, Tanh
+    from hamax.synapses import DenseSynapse
+
+    return hamax.HAM(
+        neurons={
+            "a": hamax.NeuronLayer(Tanh(), 4),
+            "b": hamax.NeuronLayer(Softmax(), 3),
+        },
+        synapses={"w": DenseSynapse()},
+        connections=[(("a", "b"), "w")],
+        key=jax.random.key(0),
+    )

@@ -191,7 +191,8 @@ def test_nonfinite_x0_error_says_what_on_its_first_line(throw):
     with pytest.raises(eqx.EquinoxRuntimeError, match=r"^descend: x0\['image'\]"):
         hamax.descend(system, system.init(), dt=0.1, steps=2, throw=throw)
     with pytest.raises(
-        eqx.EquinoxRuntimeError, match=r"^The maximum number of descent steps"
+        eqx.EquinoxRuntimeError,
+        match=r"^max_steps_reached: The maximum number of descent steps",
     ):
         hamax.descend(
             ham,

@@ -274,3 +274,40 @@ def test_the_new_spellings_record_what_the_old_did():
         assert (got["learning_rate"], got["weight_decay"], got["optimizer"]) == record
     with pytest.raises(ValueError, match=r"adamw expected `learning_rate` to be a "):
         T.adamw(-1e-3)
+
+
+def test_train_result_prints_short(data):
+    res = T.train(tiny_ham(), OBJ, data, test_data=data, **KW)
+    r = repr(res)
+    # One line: status, epochs, the last epoch's metrics and the message; the
+    # model and the optimiser state only by name (not every array and moment).
+    assert r.startswith(
+        "TrainResult(status=completed, epochs=2, last epoch: train_loss="
+    )
+    assert "test_accuracy=" in r and "ham=HAM(...)" in r and "checkpoint=None" in r
+    assert "\n" not in r and len(r) < 400 and "opt_state" not in r
+    empty = T.TrainResult(ham=tiny_ham(), history=[], checkpoint=None)
+    assert repr(empty) == (
+        "TrainResult(status=completed, epochs=0, ham=HAM(...), checkpoint=None, "
+        "message='completed')"
+    )
+
+
+def test_uint8_images_for_a_flat_layer_are_not_called_labels():
+    neurons = {
+        "image": hamax.NeuronLayer(L.Tanh(), 784),
+        "label": hamax.NeuronLayer(L.Softmax(), 10),
+    }
+    ham = hamax.HAM(
+        neurons, {"s": S.DenseSynapse()}, [(("image", "label"), "s")], key=jr.key(0)
+    )
+    raw = {
+        "image": np.zeros((40, 784), np.uint8),
+        "label": np.zeros(40, np.int32),
+    }
+    with pytest.raises(
+        ValueError,
+        match=r"integers of shape \(40, 784\) \(uint8\) in train_data\['image'\].*"
+        r"read as class labels.*raw pixels.*standardize",
+    ):
+        T.train(ham, OBJ, raw, epochs=1, batch_size=40, progress=False)

@@ -1,4 +1,6 @@
 import equinox as eqx
+import jax
+import jax.numpy as jnp
 from jaxtyping import Array, Bool, Float, Int
 
 from .._custom_types import States
@@ -7,28 +9,35 @@ from .._custom_types import States
 class RESULTS(eqx.Enumeration):
     """How a descent ended. `RESULTS.successful` is the only clean success;
     `RESULTS.unstable` (the energy rose, reported without raising) is the only
-    other result that `throw=True` lets through."""
+    other result that `throw=True` lets through.
 
-    successful = ""
+    Each member prints its name and what it means (`hamax.RESULTS<successful>`),
+    and `hamax.RESULTS[solution.result]` is that text.
+    """
+
+    # Printed as `hamax.RESULTS<...>`, the public path, not the private module.
+    __module__ = "hamax"
+
+    successful = "successful"
     max_steps_reached = (
-        "The maximum number of descent steps was reached before the stopping "
-        "criterion was met. Increase max_steps, or pass throw=False and inspect "
-        "solution.result."
+        "max_steps_reached: The maximum number of descent steps was reached before the "
+        "stopping criterion was met. Increase max_steps, or pass throw=False and "
+        "inspect solution.result."
     )
     nonfinite = (
-        "The state or energy became non-finite (NaN or inf) during descent; reduce "
-        "dt, check the inputs, or pass throw=False and read solution.failed_step and "
-        "solution.failed_layer."
+        "nonfinite: The state or energy became non-finite (NaN or inf) during descent; "
+        "reduce dt, check the inputs, or pass throw=False and read solution.failed_step"
+        " and solution.failed_layer."
     )
     energy_increased = (
-        "The energy increased during descent, which a HAM with convex Lagrangians "
-        "and a small enough dt never does: reduce dt, or check that custom "
-        "Lagrangians are convex and custom synapses return a scalar energy. Pass "
+        "energy_increased: The energy increased during descent, which a HAM with convex"
+        " Lagrangians and a small enough dt never does: reduce dt, or check that custom"
+        " Lagrangians are convex and custom synapses return a scalar energy. Pass "
         "throw=False and read solution.failed_step and solution.energy_increase."
     )
     unstable = (
-        "The energy rose during descent beyond round-off, so the dynamics are "
-        "unstable (dt too large, or a Lagrangian that is not convex) and the final "
+        "unstable: The energy rose during descent beyond round-off, so the dynamics are"
+        " unstable (dt too large, or a Lagrangian that is not convex) and the final "
         "states may mean nothing: reduce dt. solution.failed_step is the first step "
         "seen to rise; pass check_monotone=True to check every step and raise."
     )
@@ -74,6 +83,36 @@ class Solution(eqx.Module):
     energy_increase: Float[Array, ""]
     failed_layers_order: tuple[str, ...] = eqx.field(static=True)
 
+    def __repr__(self) -> str:
+        # A short summary: concrete scalars as numbers, the rest as shapes (what
+        # equinox prints for an array); the full tree is `eqx.tree_pformat(sol)`.
+        def short(x) -> str:
+            if x is None:
+                return "None"
+            if isinstance(x, jax.Array) and not isinstance(x, jax.core.Tracer):
+                if x.ndim == 0:
+                    return f"{x.item():.6g}" if x.dtype.kind == "f" else str(x.item())
+            return eqx.tree_pformat(x, short_arrays=True)
+
+        parts = [
+            f"result={_result_name(self.result)}",
+            f"num_steps={short(self.num_steps)}",
+            f"energy={short(self.energy)}",
+            f"states={short(self.states)}",
+        ]
+        if _result_name(self.result) not in ("successful", "?"):
+            parts.append(f"failed_step={short(self.failed_step)}")
+            if self._concrete_failed_layer() is not None:
+                parts.append(f"failed_layer={self._concrete_failed_layer()!r}")
+        return f"Solution({', '.join(parts)})"
+
+    def _concrete_failed_layer(self) -> str | None:
+        # `failed_layer_name` when the values are concrete scalars, else None.
+        f = self.failed_layer
+        if isinstance(f, jax.core.Tracer) or jnp.ndim(f) != 0:
+            return None
+        return self.failed_layer_name
+
     @property
     def converged(self) -> Bool[Array, ""]:
         """Whether the descent ended successfully (`RESULTS.successful`)."""
@@ -90,3 +129,12 @@ class Solution(eqx.Module):
         """The name of the first layer that became non-finite (concrete values only)."""
         i = int(self.failed_layer)
         return None if i < 0 else self.failed_layers_order[i]
+
+
+def _result_name(result: RESULTS) -> str:
+    """A member's name for concrete scalar results; else "?" (traced or batched)."""
+    v = result._value
+    if isinstance(v, jax.core.Tracer) or jnp.ndim(v) != 0:
+        return "?"
+    names = {int(item._value): name for name, item in RESULTS._name_to_item.items()}
+    return names.get(int(v), "?")

@@ -15,11 +15,62 @@ STATS = {
 
 
 def standardize(images: np.ndarray, dataset: str) -> np.ndarray:
-    """uint8 images `(n, h, w[, c])` -> float32 `(n, h, w, c)`, standardised."""
-    x = images.astype(np.float32) / 255.0
+    """Standardise raw pixels with a dataset's training-set mean and std.
+
+    **Arguments:**
+
+    - `images`: raw pixels `(n, h, w)` or `(n, h, w, c)`, with values in 0-255
+      (uint8, as [`hamax.data.load_mnist`][] and [`hamax.data.load_cifar10`][]
+      return them, or any integer or float array in that range).
+    - `dataset`: `"mnist"` (one channel) or `"cifar10"` (three channels).
+
+    **Returns:**
+
+    float32 `(n, h, w, c)`: `(images / 255 - mean) / std`, per channel.
+
+    Raises `ValueError` for an unknown dataset, a wrong number of dimensions or
+    channels, NaN or inf, values outside 0-255, and float images already scaled
+    to [0, 1] (they would be read as nearly black): multiply those by 255 first.
+    """
+    if dataset not in STATS:
+        raise ValueError(
+            f"standardize: unknown dataset {dataset!r}; the known ones are "
+            f"{sorted(STATS)}. For another dataset, standardise the images yourself."
+        )
+    mean, std = STATS[dataset]
+    x = np.asarray(images)
+    if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
+        raise ValueError(
+            f"standardize: images have dtype {x.dtype}; expected raw pixels as "
+            "uint8 (or any integer or float array) with values in 0-255."
+        )
     if x.ndim == 3:
         x = x[..., None]
-    mean, std = STATS[dataset]
+    if x.ndim != 4 or x.shape[-1] != len(mean):
+        c = len(mean)
+        fit = " or (n, h, w, 1)" if c == 1 else f" with a last axis of {c}"
+        raise ValueError(
+            f"standardize: images of shape {np.shape(images)} do not fit {dataset!r}, "
+            f"which has {len(mean)} channel(s): pass (n, h, w)"
+            f"{fit} (channels last)."
+        )
+    if x.size:
+        if np.issubdtype(x.dtype, np.floating) and not np.all(np.isfinite(x)):
+            raise ValueError("standardize: images contain NaN or inf.")
+        lo, hi = float(x.min()), float(x.max())
+        if lo < 0 or hi > 255:
+            raise ValueError(
+                f"standardize: pixel values span [{lo:g}, {hi:g}]; expected raw "
+                "pixels in 0-255. Images that are already standardised need no "
+                "second standardisation."
+            )
+        if np.issubdtype(x.dtype, np.floating) and hi <= 1.0 and hi > 0:
+            raise ValueError(
+                f"standardize: float images with values in [{lo:g}, {hi:g}] look "
+                "already scaled to [0, 1], and would be read as nearly black "
+                "pixels of 0-255: pass `images * 255` (or the uint8 originals)."
+            )
+    x = x.astype(np.float32) / 255.0
     return ((x - mean) / std).astype(np.float32)
 
 

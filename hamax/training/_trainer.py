@@ -54,6 +54,22 @@ class TrainResult:
     opt_state: Any = None
     message: str = "completed"
 
+    def __repr__(self) -> str:
+        # The model and the optimiser state print as their types only: the
+        # default dataclass repr dumps every parameter array and moment.
+        last = self.history[-1] if self.history else {}
+        shown = {k: v for k, v in last.items() if isinstance(v, (int, float))}
+        epoch = shown.pop("epoch", len(self.history))
+        metrics = ", ".join(
+            f"{k}={v:.4g}" for k, v in shown.items() if not k.startswith("learned.")
+        )
+        return (
+            f"TrainResult(status={self.status.value}, epochs={epoch}"
+            + (f", last epoch: {metrics}" if metrics else "")
+            + f", ham={type(self.ham).__name__}(...), checkpoint={self.checkpoint}"
+            + f", message={self.message!r})"
+        )
+
 
 # Over 80 lines: the docstring is a third of it, and the epoch loop shares the
 # resume state, the run directory and the status with the set-up around it.

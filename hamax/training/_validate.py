@@ -82,21 +82,26 @@ def check_finite(split, name, v) -> None:
 
 
 def check_labels(ham, split, name, labels) -> None:
+    """Integers for a layer of shape `(k,)` are class labels, one per example."""
     shape = ham.neurons[name].shape
     if len(shape) != 1:
         return
     k = shape[0]
+    if jnp.ndim(labels) != 1:
+        raise ValueError(
+            f"train got integers of shape {labels.shape} ({labels.dtype}) in "
+            f"{split}[{name!r}]; integers for a layer of shape {tuple(shape)} are "
+            "read as class labels, one per example, so they must be 1-D. If these "
+            "are raw pixels (e.g. uint8 images), make float states of them first: "
+            f"hamax.training.standardize(images, 'mnist') (or your own scaling), "
+            f"reshaped to (n, {k})."
+        )
     bad = (labels < 0) | (labels >= k)
     if np.any(bad):
         i = int(np.argmax(bad))
         raise ValueError(
             f"train got {split}[{name!r}][{i}] = {int(labels[i])}, outside the {k} "
             f"units of layer {name!r}; labels must be in 0..{k - 1}."
-        )
-    if jnp.ndim(labels) != 1:
-        raise ValueError(
-            f"train expected {split}[{name!r}] to be 1-D labels, got shape "
-            f"{labels.shape}."
         )
 
 
