@@ -191,9 +191,7 @@ def retrieval_with_energies(
     imgs = np.asarray(imgs_j, np.float32)
     labels = np.asarray(labels, np.int64)
     E = np.asarray(E_j)
-    shape = imgs.shape[1:]
-    side = int(round(np.sqrt(shape[0]))) if len(shape) == 1 else 0
-    show = imgs.reshape(len(imgs), side, side) if side * side == imgs[0].size else imgs
+    show, rgb = displayable(imgs)
     n = len(labels)
     fig = plt.figure(figsize=(3.5 + 1.1 * n, 2.6))
     grid = fig.add_gridspec(1, n + 3)
@@ -202,10 +200,15 @@ def retrieval_with_energies(
         # As the paper shows them: each image on its own colour scale, with a
         # colour bar giving the tanh activations' range.
         ax = fig.add_subplot(grid[0, 3 + i])
-        im = ax.imshow(show[i].squeeze(), cmap="viridis")
         ax.set_title(f"label {labels[i]}", fontsize=8)
         ax.set_xticks([])
         ax.set_yticks([])
+        if rgb:
+            # Colour: each image min-max scaled to [0, 1] (no single colour bar).
+            x = show[i]
+            ax.imshow((x - x.min()) / max(float(x.max() - x.min()), 1e-12))
+            continue
+        im = ax.imshow(show[i].squeeze(), cmap="viridis")
         bar = fig.colorbar(im, ax=ax, orientation="horizontal", fraction=0.08, pad=0.04)
         bar.ax.tick_params(labelsize=5, rotation=90)
     fig.suptitle(
@@ -221,6 +224,37 @@ def retrieval_with_energies(
     savefig(fig, path)
     plt.close(fig)
     return Retrieval(path, labels, E, outcome)
+
+
+def displayable(imgs: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Images `(n, ...)` as `imshow` takes them, and whether they are colour.
+
+    An image layer may be flat, as in the paper's HNs (784 values for MNIST,
+    3072 = 32 x 32 x 3 for CIFAR-10): a flat layer of s * s values is shown as
+    an s x s grey image, one of 3 * s * s as an s x s colour image (channels
+    last, as `hamax.data` loads them). Shaped layers keep their shape, with a
+    last axis of 1 dropped. Any other flat size is shown as one row.
+    """
+    n = len(imgs)
+    if imgs.ndim == 2:
+        size = imgs.shape[1]
+        grey = int(round(np.sqrt(size)))
+        colour = int(round(np.sqrt(size / 3)))
+        if grey * grey == size:
+            return imgs.reshape(n, grey, grey), False
+        if 3 * colour * colour == size:
+            return imgs.reshape(n, colour, colour, 3), True
+        return imgs.reshape(n, 1, size), False
+    if imgs.ndim == 4 and imgs.shape[-1] == 3:
+        return imgs, True
+    if imgs.ndim == 4 and imgs.shape[-1] == 1:
+        return imgs[..., 0], False
+    if imgs.ndim == 3:
+        return imgs, False
+    raise ValueError(
+        f"cannot draw images of shape {imgs.shape[1:]}: expected a flat layer, "
+        "(h, w), (h, w, 1) or (h, w, 3)."
+    )
 
 
 def rising_labels(labels, energies: np.ndarray) -> list[int]:
