@@ -1,5 +1,6 @@
 """`descend`'s argument checks and its deprecated spellings."""
 
+import math
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -17,14 +18,39 @@ from ._stop import AbstractStop, Steps, as_steps
 _DEPRECATED = ("save_energy", "save_states", "save_components", "checkpoint")
 
 
-def check_dtypes(x0):
+def check_dtypes(x0, where: str = "descend"):
     dtypes = {jnp.result_type(v) for v in x0.values()}
     if len(dtypes) > 1:
         raise ValueError(
-            "descend expected every state to have one floating dtype, got "
+            f"{where} expected every state to have one floating dtype, got "
             f"{', '.join(f'{k}: {jnp.result_type(v)}' for k, v in x0.items())}. "
             "Convert them, e.g. {k: v.astype(jnp.float32) for k, v in x0.items()}."
         )
+
+
+def check_number(where: str, name: str, value, *, positive: bool = True) -> None:
+    """Raise a clear ValueError unless `value` is a finite Python number, > 0 when
+    `positive`, else >= 0."""
+    ok = (
+        not isinstance(value, bool)
+        and isinstance(value, int | float)
+        and math.isfinite(value)
+        and (value > 0 if positive else value >= 0)
+    )
+    if not ok:
+        bound = "> 0" if positive else ">= 0"
+        raise ValueError(
+            f"{where} expected `{name}` to be a finite number {bound}, got "
+            f"{name}={value!r}."
+        )
+
+
+def nonfinite_x0_messages(where: str, names) -> list[str]:
+    """The runtime error for a non-finite initial state, one per layer."""
+    return [
+        f"{where}: x0[{k!r}] contains NaN or inf; give finite initial states."
+        for k in names
+    ]
 
 
 def stop_arg(stop, steps) -> AbstractStop:

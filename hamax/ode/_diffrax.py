@@ -7,7 +7,9 @@ import jax.numpy as jnp
 
 from .._custom_types import States
 from .._ham import HAM
-from ..dynamics._descend import normalize_clamp
+from ..dynamics._args import check_dtypes, check_number, nonfinite_x0_messages
+from ..dynamics._descend import normalize_clamp, plain_errors
+from ..dynamics._loop import all_finite
 from ..dynamics._solution import RESULTS, Solution
 
 
@@ -45,7 +47,9 @@ def solve_ode(
       (`steady_rtol`, `steady_atol`, diffrax's `steady_state_event`).
     - `max_steps`: the most solver steps.
     - `throw`: raise unless a steady state was reached (or `t1`, without
-      `steady_state`).
+      `steady_state`), or when a given state (free or clamped) is not finite; the
+      error is one plain line. With `throw=False` a non-finite initial state,
+      final state or energy is reported as `RESULTS.nonfinite`, never as success.
 
     **Returns:** a [`hamax.Solution`][]; `num_steps` counts accepted solver steps
     and `energy` is the final energy.
@@ -53,9 +57,32 @@ def solve_ode(
     ham.check_states(x0, "solve_ode")
     whole, masks = normalize_clamp(ham, clamp, "solve_ode")
     if len(whole) == len(ham.neurons):
-        raise ValueError("solve_ode got every layer clamped, so nothing can move.")
-    if not t1 > 0:
-        raise ValueError(f"solve_ode expected `t1` > 0, got {t1!r}.")
+        raise ValueError(
+            "solve_ode got every layer clamped, so nothing can move; leave at least "
+            "one layer out of `clamp`."
+        )
+    check_dtypes(x0, "solve_ode")
+    check_number("solve_ode", "t1", t1)
+    check_number("solve_ode", "dt0", dt0)
+    for name, tol in (
+        ("rtol", rtol),
+        ("atol", atol),
+        ("steady_rtol", steady_rtol),
+        ("steady_atol", steady_atol),
+    ):
+        check_number("solve_ode", name, tol, positive=False)
+    if rtol == 0 and atol == 0:
+        raise ValueError(
+            "solve_ode expected `rtol` or `atol` to be > 0 (both are 0, so no step "
+            "would ever be accepted)."
+        )
+    if isinstance(max_steps, bool) or not (
+        isinstance(max_steps, int) and max_steps > 0
+    ):
+        raise ValueError(
+            f"solve_ode expected `max_steps` to be a positive int, got "
+            f"max_steps={max_steps!r}."
+        )
     solver = dfx.Tsit5() if solver is None else solver
     cfg = (
         whole,
@@ -70,12 +97,16 @@ def solve_ode(
         max_steps,
         throw,
     )
-    return _solve(ham, dict(x0), masks, cfg)
+    with plain_errors():
+        return _solve(ham, dict(x0), masks, cfg)
 
 
 @eqx.filter_jit
 def _solve(ham: HAM, x0: States, masks, cfg) -> Solution:
     whole, t1, solver, rtol, atol, dt0, steady, srtol, satol, max_steps, throw = cfg
+    # Every given value is checked, the clamped ones too: a NaN there would
+    # otherwise give a NaN energy with a "successful" result.
+    bad_x0 = jnp.stack([~all_finite(x0[k]) for k in ham.neurons])
     system = ham.clamp({k: x0[k] for k in (*whole, *masks)}, masks)
     free = system.free_names
 
@@ -101,7 +132,10 @@ def _solve(ham: HAM, x0: States, masks, cfg) -> Solution:
         throw=False,
     )
     x = jax.tree_util.tree_map(lambda a: a[-1], sol.ys)
-    finite = jnp.all(jnp.stack([jnp.all(jnp.isfinite(v)) for v in x.values()]))
+    states = system.states(x)
+    energy = system.energy(x)
+    finite = jnp.all(jnp.stack([all_finite(v) for v in states.values()]))
+    finite = finite & jnp.isfinite(energy) & ~jnp.any(bad_x0)
     # diffrax reports a terminating event (the steady state) as `event_occurred`.
     if steady:
         ok = sol.result == dfx.RESULTS.event_occurred
@@ -112,10 +146,10 @@ def _solve(ham: HAM, x0: States, masks, cfg) -> Solution:
         ~finite, R.nonfinite, R.where(ok, R.successful, R.max_steps_reached)
     )
     out = Solution(
-        states=system.states(x),
+        states=states,
         num_steps=sol.stats["num_accepted_steps"],
         result=result,
-        energy=system.energy(x),
+        energy=energy,
         energies=None,
         energy_components=None,
         trajectory=None,
@@ -127,5 +161,16 @@ def _solve(ham: HAM, x0: States, masks, cfg) -> Solution:
         failed_layers_order=free,
     )
     if throw:
-        out = result.error_if(out, result != RESULTS.successful)
+        # One runtime check: a non-finite x0 first (naming the layer), else the
+        # result.
+        messages = nonfinite_x0_messages("solve_ode", ham.neurons) + list(
+            RESULTS._index_to_message[1:]
+        )
+        code = jnp.where(
+            jnp.any(bad_x0),
+            jnp.argmax(bad_x0).astype(jnp.int32),
+            len(ham.neurons) - 1 + result._value.astype(jnp.int32),
+        )
+        failed = jnp.any(bad_x0) | (result != RESULTS.successful)
+        out = eqx.branched_error_if(out, failed, code, messages)
     return out
