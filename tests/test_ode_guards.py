@@ -98,7 +98,9 @@ def test_max_steps_raises_plainly(setup):
     ham, xs = setup
     with pytest.raises(eqx.EquinoxRuntimeError) as info:
         solve_ode(ham, xs, clamp=["image"], max_steps=2)
-    assert one_line(info.value).startswith("The maximum number of descent steps")
+    assert one_line(info.value).startswith(
+        "max_steps_reached: The maximum number of descent steps"
+    )
     sol = solve_ode(ham, xs, clamp=["image"], max_steps=2, throw=False)
     assert sol.result == hamax.RESULTS.max_steps_reached
 
