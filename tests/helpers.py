@@ -202,3 +202,32 @@ def load_benchmark(name: str):
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
+
+
+def bounded_ham(key, dtype=None):
+    """Bounded activations everywhere, so the energy has a minimum."""
+    neurons = {
+        "image": hamax.NeuronLayer(L.Tanh(), (2, 3)),
+        "hidden": hamax.NeuronLayer(L.Sigmoid(), 5),
+        "label": hamax.NeuronLayer(L.Softmax(), 3, tau=0.5),
+    }
+    synapses = {
+        "d1": hamax.synapses.DenseSynapse(),
+        "d2": hamax.synapses.DenseSynapse(),
+    }
+    conns = [(("image", "hidden"), "d1"), (("hidden", "label"), "d2")]
+    return hamax.HAM(neurons, synapses, conns, key=key, dtype=dtype)
+
+
+def npz_slice(source: pathlib.Path, dest: pathlib.Path, n_train: int, n_test: int):
+    """The first `n_train` training and `n_test` test examples of a dataset file
+    (`x_train`, `y_train`, `x_test`, `y_test`), written as an .npz at `dest`."""
+    with np.load(source) as f:
+        d = {
+            "x_train": f["x_train"][:n_train],
+            "y_train": f["y_train"][:n_train],
+            "x_test": f["x_test"][:n_test],
+            "y_test": f["y_test"][:n_test],
+        }
+    np.savez(dest, **d)
+    return dest

@@ -14,6 +14,8 @@ import hamax
 from hamax import lagrangians as L, synapses as S, training as T
 from hamax._cli import main, parser
 
+from .helpers import npz_slice
+
 
 MNIST = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist.npz"
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -22,16 +24,7 @@ PNG = b"\x89PNG\r\n\x1a\n"
 @pytest.fixture(scope="module")
 def small_npz(tmp_path_factory):
     """800 training and 200 test images of the real MNIST, as an .npz file."""
-    with np.load(MNIST) as f:
-        d = {
-            "x_train": f["x_train"][:800],
-            "y_train": f["y_train"][:800],
-            "x_test": f["x_test"][:200],
-            "y_test": f["y_test"][:200],
-        }
-    path = tmp_path_factory.mktemp("data") / "mnist.npz"
-    np.savez(path, **d)
-    return path
+    return npz_slice(MNIST, tmp_path_factory.mktemp("data") / "mnist.npz", 800, 200)
 
 
 def _train_args(npz, out, *extra):

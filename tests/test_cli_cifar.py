@@ -10,6 +10,8 @@ import pytest
 from hamax._cli import main
 from hamax._cli._figures import displayable
 
+from .helpers import npz_slice
+
 
 CIFAR = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar10.npz"
 
@@ -17,16 +19,7 @@ CIFAR = pathlib.Path(__file__).resolve().parents[2] / "shared" / "data" / "cifar
 @pytest.fixture(scope="module")
 def small_cifar(tmp_path_factory):
     """400 training and 100 test images of the real CIFAR-10, as an .npz file."""
-    with np.load(CIFAR) as f:
-        d = {
-            "x_train": f["x_train"][:400],
-            "y_train": f["y_train"][:400],
-            "x_test": f["x_test"][:100],
-            "y_test": f["y_test"][:100],
-        }
-    path = tmp_path_factory.mktemp("data") / "cifar10.npz"
-    np.savez(path, **d)
-    return path
+    return npz_slice(CIFAR, tmp_path_factory.mktemp("data") / "cifar10.npz", 400, 100)
 
 
 def test_flat_cifar_hn_trains_evaluates_and_retrieves(small_cifar, tmp_path, capsys):

@@ -8,19 +8,7 @@ import hamax
 import hamax.lagrangians as L
 from hamax.synapses import DenseSynapse
 
-from .helpers import naive_descent, tiny_ham, tree_allclose
-
-
-def bounded_ham(key, dtype=None):
-    """Bounded activations everywhere, so the energy has a minimum."""
-    neurons = {
-        "image": hamax.NeuronLayer(L.Tanh(), (2, 3)),
-        "hidden": hamax.NeuronLayer(L.Sigmoid(), 5),
-        "label": hamax.NeuronLayer(L.Softmax(), 3, tau=0.5),
-    }
-    synapses = {"d1": DenseSynapse(), "d2": DenseSynapse()}
-    conns = [(("image", "hidden"), "d1"), (("hidden", "label"), "d2")]
-    return hamax.HAM(neurons, synapses, conns, key=key, dtype=dtype)
+from .helpers import bounded_ham, naive_descent, tiny_ham, tree_allclose
 
 
 @pytest.mark.parametrize("clamp", [(), ("image",), ("image", "label")])

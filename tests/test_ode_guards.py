@@ -8,23 +8,16 @@ import jax.random as jr
 import pytest
 
 import hamax
-import hamax.lagrangians as L
-from hamax.synapses import DenseSynapse
 
 
 pytest.importorskip("diffrax")
 from hamax.ode import solve_ode  # noqa: E402
 
+from .helpers import bounded_ham  # noqa: E402
+
 
 def small_ham():
-    neurons = {
-        "image": hamax.NeuronLayer(L.Tanh(), (2, 3)),
-        "hidden": hamax.NeuronLayer(L.Sigmoid(), 5),
-        "label": hamax.NeuronLayer(L.Softmax(), 3, tau=0.5),
-    }
-    synapses = {"d1": DenseSynapse(), "d2": DenseSynapse()}
-    conns = [(("image", "hidden"), "d1"), (("hidden", "label"), "d2")]
-    return hamax.HAM(neurons, synapses, conns, key=jr.PRNGKey(0))
+    return bounded_ham(jr.PRNGKey(0))
 
 
 @pytest.fixture(scope="module")

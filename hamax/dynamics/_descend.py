@@ -16,6 +16,7 @@ from ._args import (
     check_dtypes,
     deprecated_args,
     monitor_arg,
+    nonfinite_x0_messages,
     normalize_clamp as normalize_clamp,
     stop_arg,
 )
@@ -214,10 +215,9 @@ def _solve(system, free0, check, dt, adjoint, cfg, throw) -> Solution:
     if throw:
         # One runtime check per call (each is a host callback that orders the
         # program): a non-finite x0 first, else the result.
-        messages = [
-            f"descend: x0[{k!r}] contains NaN or inf; give finite initial states."
-            for k in check
-        ] + list(RESULTS._index_to_message[1:])
+        messages = nonfinite_x0_messages("descend", check) + list(
+            RESULTS._index_to_message[1:]
+        )
         # What raises depends only on what raises: not on the reported
         # `unstable`, whose energy evaluations XLA then drops when the caller
         # never reads `solution.result`.
